@@ -1,0 +1,89 @@
+"""Durable workflows for Django: checkpointed steps, durable notifications, parked waits.
+
+Import the public API from here: ``import durable``.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Queue",
+    "WorkflowHandle",
+    "cancel",
+    "event_history",
+    "fork",
+    "get_event",
+    "list_workflows",
+    "now",
+    "recv",
+    "resume",
+    "retrieve",
+    "send",
+    "set_event",
+    "sleep",
+    "start",
+    "step",
+    "step_id",
+    "workflow",
+    "workflow_id",
+    # exceptions
+    "DurableError",
+    "NonDeterminismError",
+    "NotInWorkflow",
+    "ResultTimeout",
+    "SerializationError",
+    "WorkflowCancelled",
+    "WorkflowConflict",
+    "WorkflowFailed",
+    "WorkflowImportError",
+    "WorkflowNotFound",
+]
+
+from .exceptions import (
+    DurableError,
+    NonDeterminismError,
+    NotInWorkflow,
+    ResultTimeout,
+    SerializationError,
+    WorkflowCancelled,
+    WorkflowConflict,
+    WorkflowFailed,
+    WorkflowImportError,
+    WorkflowNotFound,
+)
+from .queues import Queue
+from .registry import workflow
+from .steps import step
+
+# The rest touches models, which need the app registry: load it on first use so that
+# ``import durable`` works in settings-free modules (workflow definitions) too.
+_LAZY = {
+    "WorkflowHandle": "api",
+    "cancel": "api",
+    "fork": "api",
+    "list_workflows": "api",
+    "resume": "api",
+    "retrieve": "api",
+    "start": "api",
+    "step_id": "api",
+    "workflow_id": "api",
+    "now": "clock",
+    "sleep": "clock",
+    "event_history": "messaging",
+    "get_event": "messaging",
+    "recv": "messaging",
+    "send": "messaging",
+    "set_event": "messaging",
+}
+
+if TYPE_CHECKING:
+    from .api import WorkflowHandle, cancel, fork, list_workflows, resume, retrieve, start, step_id, workflow_id
+    from .clock import now, sleep
+    from .messaging import event_history, get_event, recv, send, set_event
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'durable' has no attribute {name!r}")

@@ -1,0 +1,46 @@
+"""Engine settings: every ``DURABLE_*`` setting with its default, in one place."""
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import connections
+
+DEFAULTS: dict[str, Any] = {
+    # Threads per worker process that execute runs.
+    "WORKER_CONCURRENCY": 8,
+    # Seconds between polls for runnable runs when no notification arrives.
+    "POLL_INTERVAL": 1.0,
+    # Seconds a worker's claim on a run lasts without renewal; a dead worker's
+    # runs are taken over by others after this.
+    "LEASE_SECONDS": 30.0,
+    # Use PostgreSQL LISTEN/NOTIFY for wake-ups. False forces polling (CockroachDB).
+    "USE_NOTIFY": True,
+    # A run whose worker died more than this many times stops with an error.
+    "MAX_RECOVERY_ATTEMPTS": 50,
+    # Workflow modules to import when a worker starts (besides <app>.workflows).
+    "IMPORTS": [],
+    # Database alias the engine uses.
+    "DATABASE": "default",
+}
+
+
+@dataclass(frozen=True)
+class DurableSettings:
+    WORKER_CONCURRENCY: int
+    POLL_INTERVAL: float
+    LEASE_SECONDS: float
+    USE_NOTIFY: bool
+    MAX_RECOVERY_ATTEMPTS: int
+    IMPORTS: list[str]
+    DATABASE: str
+
+    @property
+    def notify_enabled(self) -> bool:
+        return self.USE_NOTIFY and connections[self.DATABASE].vendor == "postgresql"
+
+
+def get_settings() -> DurableSettings:
+    """Read the settings now (not at import), so tests' ``override_settings`` work."""
+    values = {f.name: getattr(django_settings, f"DURABLE_{f.name}", DEFAULTS[f.name]) for f in fields(DurableSettings)}
+    return DurableSettings(**values)

@@ -1,0 +1,227 @@
+"""The engine's tables: runs, their checkpoints, notifications and events."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from . import serialization
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Status(models.TextChoices):
+    ENQUEUED = "ENQUEUED", "Enqueued"
+    RUNNING = "RUNNING", "Running"
+    WAITING = "WAITING", "Waiting"
+    SUCCESS = "SUCCESS", "Succeeded"
+    ERROR = "ERROR", "Failed"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+TERMINAL = (Status.SUCCESS, Status.ERROR, Status.CANCELLED)
+
+
+class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
+    def waiting(self, topic: str | None = None) -> "WorkflowRunQuerySet":
+        """Runs parked in ``recv`` (on ``topic`` if given) or a sleep, soonest deadline first."""
+        qs = self.filter(status=Status.WAITING)
+        if topic is not None:
+            qs = qs.filter(wait_topic=topic)
+        return qs.order_by(models.F("wait_until").asc(nulls_last=True), "created_at")
+
+    def with_status(self, *statuses: str) -> "WorkflowRunQuerySet":
+        return self.filter(status__in=statuses)
+
+    def named(self, name: str) -> "WorkflowRunQuerySet":
+        return self.filter(name=name)
+
+    def active(self) -> "WorkflowRunQuerySet":
+        return self.exclude(status__in=TERMINAL)
+
+    def finished(self) -> "WorkflowRunQuerySet":
+        return self.filter(status__in=TERMINAL)
+
+    def runnable(self, now: datetime) -> "WorkflowRunQuerySet":
+        """Ready to be claimed: enqueued, a deadline passed, or a dead worker's lease ran out."""
+        return self.filter(ready_at__lte=now)
+
+
+class WorkflowRun(models.Model):
+    id = models.CharField(primary_key=True, max_length=255, default=new_id)
+    name = models.CharField(max_length=255, db_index=True)
+    target = models.CharField(max_length=255, help_text="Import path of the workflow function.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENQUEUED)
+    queue = models.CharField(max_length=100, default="default")
+    priority = models.IntegerField(default=0, help_text="Lower runs first.")
+    inputs = models.TextField(help_text="jsonpickle of (args, kwargs).")
+    output = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True, help_text="jsonpickle of the exception.")
+    error_message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", db_constraint=False
+    )
+    forked_from = models.CharField(max_length=255, blank=True, default="")
+    # What a parked run waits for: a message on wait_topic, and/or wait_until.
+    wait_topic = models.CharField(max_length=255, null=True, blank=True)
+    wait_until = models.DateTimeField(null=True, blank=True)
+    # When a worker should next look at the run: now for enqueued, the deadline for
+    # a parked run, the lease expiry for a running one, NULL when nothing will happen.
+    ready_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    recovery_attempts = models.IntegerField(default=0)
+    max_recovery_attempts = models.IntegerField(default=50)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkflowRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["ready_at", "priority"], name="durable_run_ready_idx", condition=Q(ready_at__isnull=False)
+            ),
+            models.Index(
+                fields=["wait_topic", "wait_until"], name="durable_run_waiting_idx", condition=Q(status="WAITING")
+            ),
+            models.Index(fields=["status", "created_at"], name="durable_run_status_idx"),
+            models.Index(fields=["queue", "status"], name="durable_run_queue_idx"),
+            models.Index(fields=["lease_owner"], name="durable_run_lease_idx", condition=~Q(lease_owner="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.id} ({self.status})"
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return tuple(serialization.loads(self.inputs)[0])
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(serialization.loads(self.inputs)[1])
+
+    @property
+    def result_value(self) -> Any:
+        return serialization.loads(self.output)
+
+    @property
+    def exception(self) -> BaseException | None:
+        return serialization.loads(self.error) if self.error else None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class StepKind(models.TextChoices):
+    STEP = "step", "Step"
+    RECV = "recv", "Receive"
+    SEND = "send", "Send"
+    SLEEP = "sleep", "Sleep"
+    SET_EVENT = "set_event", "Set event"
+    GET_EVENT = "get_event", "Get event"
+    NOW = "now", "Now"
+    START = "start", "Start child"
+    RESULT = "result", "Child result"
+
+
+class Checkpoint(models.Model):
+    """The recorded outcome of one durable operation of a run, by sequence number."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="checkpoints")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=StepKind.choices)
+    name = models.CharField(max_length=255)
+    output = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    # A recv or sleep in progress has a deadline and no finished_at yet.
+    deadline = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="durable_checkpoint_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} {self.name}"
+
+    @property
+    def done(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds() * 1000
+
+
+class Message(models.Model):
+    """A durable notification to a run, consumed at most once by its ``recv``."""
+
+    id = models.BigAutoField(primary_key=True)
+    destination = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="messages")
+    topic = models.CharField(max_length=255, default="", blank=True)
+    body = models.TextField()
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    sender = models.CharField(max_length=255, blank=True, default="", help_text="Sending run id, if any.")
+    created_at = models.DateTimeField(default=timezone.now)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    consumed_seq = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["destination", "topic", "id"],
+                name="durable_msg_pending_idx",
+                condition=Q(consumed_at__isnull=True),
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "idempotency_key"],
+                name="durable_msg_idempotency",
+                condition=Q(idempotency_key__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.id} to {self.destination_id} on {self.topic!r}"
+
+    @property
+    def value(self) -> Any:
+        return serialization.loads(self.body)
+
+
+class Event(models.Model):
+    """A value a run published under a key; the newest row per key is the current value."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    key = models.CharField(max_length=255)
+    value = models.TextField()
+    seq = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "key", "id"], name="durable_event_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} of {self.run_id}"
+
+    @property
+    def decoded(self) -> Any:
+        return serialization.loads(self.value)

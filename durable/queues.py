@@ -1,0 +1,43 @@
+"""Named queues with a global and a per-worker concurrency limit."""
+
+from typing import Any
+
+_queues: dict[str, "Queue"] = {}
+
+DEFAULT = "default"
+
+
+class Queue:
+    """A named queue. ``concurrency`` caps runs executing at once across all workers;
+    ``worker_concurrency`` caps them per worker process. Lower ``priority`` runs first."""
+
+    def __init__(self, name: str, concurrency: int | None = None, worker_concurrency: int | None = None) -> None:
+        for label, value in (("concurrency", concurrency), ("worker_concurrency", worker_concurrency)):
+            if value is not None and value < 1:
+                raise ValueError(f"Queue {name!r}: {label} must be at least 1 or None (no limit), not {value}.")
+        self.name = name
+        self.concurrency = concurrency
+        self.worker_concurrency = worker_concurrency
+        _queues[name] = self
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r}, concurrency={self.concurrency}, worker_concurrency={self.worker_concurrency})"
+
+    @property
+    def limited(self) -> bool:
+        return self.concurrency is not None or self.worker_concurrency is not None
+
+    def enqueue(self, fn: Any, *args: Any, priority: int = 0, workflow_id: str | None = None, **kwargs: Any) -> Any:
+        from .api import start
+
+        return start(fn, *args, workflow_id=workflow_id, queue=self, priority=priority, **kwargs)
+
+
+def queue_name(queue: "Queue | str | None") -> str:
+    if queue is None:
+        return DEFAULT
+    return queue.name if isinstance(queue, Queue) else queue
+
+
+def limited_queues() -> list[Queue]:
+    return [q for q in _queues.values() if q.limited]

@@ -1,0 +1,245 @@
+"""The worker: claims runnable runs, executes them on a thread pool, renews their leases."""
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from types import FrameType
+from typing import Any
+
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Case, F, When
+from django.utils import timezone
+
+from .conf import get_settings
+from .context import RunContext
+from .execution import execute
+from .models import Status, WorkflowRun
+from .notify import Listener
+from .queues import limited_queues
+
+logger = logging.getLogger("durable.worker")
+
+CLAIM_FIELDS = ("id", "name", "target", "inputs", "queue", "recovery_attempts", "max_recovery_attempts")
+
+
+class Worker:
+    """Executes runs until ``stop()``; SIGTERM and SIGINT drain it: in-flight runs stop at
+    their next durable operation and are handed back, then the worker exits."""
+
+    def __init__(
+        self,
+        concurrency: int | None = None,
+        queues: list[str] | None = None,
+        poll_interval: float | None = None,
+        lease_seconds: float | None = None,
+    ) -> None:
+        settings = get_settings()
+        self.alias = settings.DATABASE
+        self.concurrency = concurrency or settings.WORKER_CONCURRENCY
+        self.queues = queues
+        self.poll_interval = poll_interval if poll_interval is not None else settings.POLL_INTERVAL
+        self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else settings.LEASE_SECONDS)
+        self.use_notify = settings.notify_enabled
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.inflight: dict[str, tuple[RunContext, str]] = {}
+        self.lock = threading.Lock()
+        self.next_deadline: Any = None
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def run(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        listener = Listener(self.alias, self.wake) if self.use_notify else None
+        if listener:
+            listener.start()
+        renewer = threading.Thread(target=self._renew_loop, name="durable-lease", daemon=True)
+        renewer.start()
+        logger.info(
+            "worker %s started: %d threads, %s",
+            self.id,
+            self.concurrency,
+            "LISTEN/NOTIFY" if listener else f"polling every {self.poll_interval}s",
+        )
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="durable-run") as pool:
+            while not self.stopping.is_set():
+                self._tick(pool)
+            self._drain()
+        if listener:
+            listener.stop()
+        logger.info("worker %s stopped", self.id)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("worker %s received %s: finishing current steps", self.id, signal.Signals(signum).name)
+        self.stop()
+
+    def _drain(self) -> None:
+        with self.lock:
+            for ctx, _ in self.inflight.values():
+                ctx.interrupt = "draining"
+
+    # --- the loop ------------------------------------------------------------------
+
+    def _tick(self, pool: ThreadPoolExecutor) -> None:
+        self.wake.clear()
+        free = self.concurrency - len(self.inflight)
+        claimed = 0
+        if free > 0:
+            try:
+                claimed = self._claim_and_submit(pool, free)
+            except Exception:
+                logger.exception("claiming runs failed; retrying after the poll interval")
+                close_old_connections()
+        if claimed and claimed == free:
+            return  # there may be more; look again as soon as a thread frees up
+        self.wake.wait(self._wait_seconds())
+
+    def _wait_seconds(self) -> float:
+        wait = self.poll_interval
+        if self.next_deadline is not None:
+            wait = min(wait, max(0.0, (self.next_deadline - timezone.now()).total_seconds()))
+            self.next_deadline = None
+        return wait
+
+    def _claim_and_submit(self, pool: ThreadPoolExecutor, free: int) -> int:
+        runs = self.claim(free)
+        for run in runs:
+            ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={})
+            with self.lock:
+                self.inflight[run.id] = (ctx, run.queue)
+            pool.submit(self._execute, run, ctx).add_done_callback(self._done)
+        return len(runs)
+
+    def _execute(self, run: WorkflowRun, ctx: RunContext) -> str:
+        close_old_connections()
+        try:
+            outcome = execute(run, ctx)
+            if outcome == "parked" and ctx.parked_until is not None:
+                self.note_deadline(ctx.parked_until)
+            return outcome
+        except Exception:
+            logger.exception("workflow run %s crashed the executor; it will be recovered after its lease", run.id)
+            return "crashed"
+        finally:
+            with self.lock:
+                self.inflight.pop(run.id, None)
+            close_old_connections()
+
+    def _done(self, future: "Future[str]") -> None:
+        self.wake.set()
+
+    # --- claiming --------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[WorkflowRun]:
+        """Claim up to ``limit`` runnable runs for this worker, honouring queue limits."""
+        limited = {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
+        runs = self._claim(limit, exclude=list(limited))
+        for q in limited.values():
+            if len(runs) >= limit:
+                break
+            runs += self._claim_queue(q, limit - len(runs))
+        return runs
+
+    def _claim_queue(self, q: Any, limit: int) -> list[WorkflowRun]:
+        if q.worker_concurrency is not None:
+            with self.lock:
+                mine = sum(1 for _, name in self.inflight.values() if name == q.name)
+            limit = min(limit, q.worker_concurrency - mine)
+        if limit <= 0:
+            return []
+        return self._claim(limit, only=q.name, global_cap=q.concurrency)
+
+    def _claim(
+        self, limit: int, exclude: list[str] | None = None, only: str | None = None, global_cap: int | None = None
+    ) -> list[WorkflowRun]:
+        now = timezone.now()
+        runs_qs = WorkflowRun.objects.using(self.alias)
+        with transaction.atomic(using=self.alias):
+            qs = runs_qs.runnable(now)
+            if only is not None:
+                qs = qs.filter(queue=only)
+            elif self.queues is not None:
+                qs = qs.filter(queue__in=self.queues)
+            if exclude:
+                qs = qs.exclude(queue__in=exclude)
+            if global_cap is not None:
+                self._lock_queue(only or "")
+                running = runs_qs.filter(queue=only, status=Status.RUNNING, ready_at__gt=now).count()
+                limit = min(limit, global_cap - running)
+                if limit <= 0:
+                    return []
+            runs = list(
+                qs.order_by("priority", "ready_at")
+                .select_for_update(skip_locked=True)
+                .only(*CLAIM_FIELDS, "status")[:limit]
+            )
+            if not runs:
+                return []
+            ids = [r.id for r in runs]
+            runs_qs.filter(id__in=ids).update(
+                status=Status.RUNNING,
+                lease_owner=self.id,
+                ready_at=now + self.lease,
+                wait_topic=None,
+                wait_until=None,
+                started_at=Case(When(started_at__isnull=True, then=now), default=F("started_at")),
+                recovery_attempts=Case(
+                    When(status=Status.RUNNING, then=F("recovery_attempts") + 1), default=F("recovery_attempts")
+                ),
+            )
+        for r in runs:
+            if r.status == Status.RUNNING:
+                r.recovery_attempts += 1
+                logger.info("recovering workflow run %s from a dead worker", r.id)
+        return runs
+
+    def _lock_queue(self, name: str) -> None:
+        """Serialize claims on a queue with a global limit across workers (SQLite is serial anyway)."""
+        conn = connections[self.alias]
+        if conn.vendor == "postgresql":
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"durable.queue:{name}"])
+
+    # --- leases -----------------------------------------------------------------------
+
+    def _renew_loop(self) -> None:
+        period = self.lease.total_seconds() / 3
+        while not self.stopping.wait(period) or self.inflight:
+            try:
+                self.renew()
+            except Exception:
+                logger.exception("renewing leases failed")
+                close_old_connections()
+            if self.stopping.is_set():
+                self.stopping.wait(min(period, 1.0))
+        connections.close_all()
+
+    def renew(self) -> None:
+        """Extend the lease on every run this worker executes; interrupt those it lost."""
+        with self.lock:
+            ids = list(self.inflight)
+        if not ids:
+            return
+        runs = WorkflowRun.objects.using(self.alias).filter(id__in=ids, status=Status.RUNNING, lease_owner=self.id)
+        runs.update(ready_at=timezone.now() + self.lease)
+        held = set(runs.values_list("id", flat=True))
+        with self.lock:
+            for run_id, (ctx, _) in self.inflight.items():
+                if run_id in ids and run_id not in held:
+                    ctx.interrupt = ctx.interrupt or "lease lost or run cancelled"
+
+    def note_deadline(self, when: Any) -> None:
+        if self.next_deadline is None or when < self.next_deadline:
+            self.next_deadline = when
