@@ -3,17 +3,27 @@
 from typing import Any
 
 import jsonpickle
+from jsonpickle.errors import ClassNotFoundError
+from jsonpickle.pickler import Pickler
 
 from .exceptions import SerializationError
+
+
+class _StrictPickler(Pickler):  # type: ignore[misc]
+    """jsonpickle silently replaces what it cannot encode (functions, files, sockets) with
+    null; a step result lost that way would replay as None, so refuse it instead."""
+
+    def _pickle_warning(self, obj: Any) -> None:
+        raise TypeError(f"jsonpickle cannot encode {obj!r}")
 
 
 def dumps(value: Any, what: str = "value") -> str:
     """Encode and check the text decodes again, so a value that cannot round-trip
     fails here, where it was produced, not on replay days later."""
     try:
-        text: str = jsonpickle.encode(value, keys=True, warn=False)
+        text: str = jsonpickle.encode(value, context=_StrictPickler(keys=True))
         jsonpickle.decode(text, keys=True, on_missing="error")
-    except Exception as exc:
+    except (Exception, ClassNotFoundError) as exc:  # ClassNotFoundError is a BaseException
         raise SerializationError(
             f"{what} of type {type(value).__name__} cannot be stored: {exc}. "
             "Pass plain data (dicts, lists, str, numbers), dataclasses or Pydantic models, "
