@@ -27,7 +27,8 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         args, kwargs = serialization.loads(run.inputs)
     except WorkflowImportError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
-    ctx.checkpoints = {cp.seq: cp for cp in Checkpoint.objects.using(replay.db()).filter(run_id=run.id)}
+    if run.started_at is not None or run.forked_from:  # a fresh run has no history to load
+        ctx.checkpoints = {cp.seq: cp for cp in Checkpoint.objects.using(replay.db()).filter(run_id=run.id)}
     token = activate(ctx)
     try:
         result = wf.fn(*args, **kwargs)

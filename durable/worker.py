@@ -24,7 +24,17 @@ from .queues import limited_queues
 
 logger = logging.getLogger("durable.worker")
 
-CLAIM_FIELDS = ("id", "name", "target", "inputs", "queue", "recovery_attempts", "max_recovery_attempts")
+CLAIM_FIELDS = (
+    "id",
+    "name",
+    "target",
+    "inputs",
+    "queue",
+    "recovery_attempts",
+    "max_recovery_attempts",
+    "started_at",
+    "forked_from",
+)
 
 
 class Worker:
