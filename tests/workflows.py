@@ -192,7 +192,10 @@ def gated(gate: str) -> list[str]:
 @durable.workflow()
 def variant() -> str:
     """Its first step depends on a flag file: flipping it while the run waits makes replay diverge."""
-    record("b" if flag("variant-b") else "a")
+    if flag("variant-b"):
+        double(1)
+    else:
+        record("a")
     durable.recv("go", timeout=None)
     return "done"
 

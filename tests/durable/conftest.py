@@ -30,7 +30,7 @@ def wait_status(handle, *statuses, timeout=15.0) -> WorkflowRun:
         run = run_of(handle)
         return run if run.status in statuses else None
 
-    return wait_for(reached, timeout, f"run {handle.id} to be {'/'.join(statuses)} (is {run_of(handle).status})")
+    return wait_for(reached, timeout, f"run {handle.id} to be {'/'.join(statuses)}")
 
 
 def checkpoints(handle) -> list[tuple[int, str, str]]:
