@@ -339,3 +339,8 @@ def five_steps(x: int) -> int:
     for i in range(1, 6):
         x = chaos_step(i, x)
     return x
+
+
+@durable.workflow()
+def publishes_unstorable() -> None:
+    durable.set_event("callback", lambda: 1)

@@ -1,10 +1,13 @@
 """Helpers for engine tests: poll the database for a condition instead of sleeping."""
 
+import contextlib
+import threading
 import time
 
 import pytest
 
 from durable.models import Checkpoint, WorkflowRun
+from durable.worker import Worker
 
 
 def wait_for(predicate, timeout=15.0, what="the condition"):
@@ -35,3 +38,18 @@ def wait_status(handle, *statuses, timeout=15.0) -> WorkflowRun:
 
 def checkpoints(handle) -> list[tuple[int, str, str]]:
     return list(Checkpoint.objects.filter(run_id=handle.id).order_by("seq").values_list("seq", "kind", "name"))
+
+
+@contextlib.contextmanager
+def running_worker(**options):
+    """An in-process worker started at a moment the test chooses (the ``worker`` fixture starts at setup)."""
+    options = {"concurrency": 4, "poll_interval": 0.05, "lease_seconds": 5, **options}
+    worker = Worker(**options)
+    thread = threading.Thread(target=worker.run, name="test-worker-late", daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the in-process worker did not stop"

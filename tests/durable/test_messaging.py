@@ -102,20 +102,20 @@ def test_send_inside_a_workflow_happens_once_across_replay(worker):
 
 
 def test_send_to_an_unknown_run_raises_not_found():
-    with pytest.raises(durable.WorkflowNotFound, match="no such run"):
+    with pytest.raises(durable.WorkflowNotFound, match=r"no such run"):
         durable.send("no-such-run", "hi")
     assert not Message.objects.exists()
 
 
 def test_an_unserializable_message_fails_at_send():
     handle = durable.start(w.collect, "t", 1)
-    with pytest.raises(durable.SerializationError, match="message"):
+    with pytest.raises(durable.SerializationError, match=r"message"):
         durable.send(handle.id, lambda: 1, topic="t")
     assert not Message.objects.exists()
 
 
 def test_recv_outside_a_workflow_raises_not_in_workflow():
-    with pytest.raises(durable.NotInWorkflow, match="outside a workflow"):
+    with pytest.raises(durable.NotInWorkflow, match=r"outside a workflow"):
         durable.recv("x", timeout=1)
 
 
