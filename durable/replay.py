@@ -30,7 +30,17 @@ def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | No
             f"from step {seq} (durable.fork(run_id, from_step={seq})) to continue on the new code, "
             "or cancel it."
         )
+    if cp is None:
+        ensure_held(ctx)
     return seq, cp
+
+
+def ensure_held(ctx: RunContext) -> None:
+    """Before new work, check the run is still ours: a cancel (or a lost lease) must stop it
+    at its next step, not whenever the lease renewal notices."""
+    held = WorkflowRun.objects.using(db()).filter(id=ctx.run_id, status=Status.RUNNING, lease_owner=ctx.owner)
+    if not held.exists():
+        raise Interrupt("lease lost or run cancelled")
 
 
 def outcome(cp: Checkpoint) -> Any:
