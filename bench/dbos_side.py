@@ -1,0 +1,204 @@
+"""The DBOS Transact side of each figure: the same workloads, run by DBOS in this process.
+
+Run only by ``bench.compare`` with the Python of the environment where ``dbos`` is installed
+(never the project's): ``python bench/dbos_side.py FIGURE '{"n": ...}'``. Prints one JSON
+object. DBOS_BENCH_URL names its own PostgreSQL database.
+"""
+
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import threading
+import time
+
+import psutil
+import psycopg
+from dbos import DBOS
+
+URL = os.environ["DBOS_BENCH_URL"]
+
+
+def configure(executor_id: str = "bench") -> None:
+    DBOS(
+        config={
+            "name": "durable-bench",
+            "system_database_url": URL,
+            "log_level": "WARNING",
+            "executor_id": executor_id,
+        }
+    )
+
+
+# --- the workloads (the same as bench/workflows.py) ----------------------------------
+
+
+@DBOS.step()
+def noop() -> None:
+    return None
+
+
+@DBOS.workflow()
+def many_steps(n: int) -> float:
+    began = time.perf_counter()
+    for _ in range(n):
+        noop()
+    return time.perf_counter() - began
+
+
+@DBOS.workflow()
+def three_steps() -> int:
+    noop()
+    noop()
+    noop()
+    return 3
+
+
+@DBOS.step()
+def stamp() -> float:
+    return time.time()
+
+
+@DBOS.workflow()
+def woken(topic: str = "wake") -> float:
+    DBOS.set_event("ready", 1)
+    DBOS.recv(topic, timeout_seconds=3600)
+    return stamp()
+
+
+@DBOS.workflow()
+def parked(topic: str = "never") -> object:
+    DBOS.set_event("ready", 1)
+    return DBOS.recv(topic, timeout_seconds=7 * 24 * 3600)
+
+
+# --- the figures ------------------------------------------------------------------------
+
+
+def wait_ready(count: int, timeout: float = 600) -> None:
+    """Until ``count`` workflows have published 'ready' (they are about to block in recv)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(URL, autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT count(*) FROM dbos.workflow_events WHERE key = 'ready'").fetchone()
+            if row and row[0] >= count:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {row and row[0]} of {count} DBOS workflows reached recv")
+            time.sleep(0.01)
+
+
+def step_overhead(n: int, repeats: int) -> dict:
+    DBOS.start_workflow(many_steps, 10).get_result()
+    per_step = [DBOS.start_workflow(many_steps, n).get_result() / n * 1000 for _ in range(repeats)]
+    return {"value": statistics.median(per_step), "samples": per_step}
+
+
+def throughput(n: int) -> dict:
+    for h in [DBOS.start_workflow(three_steps) for _ in range(20)]:
+        h.get_result()
+    began = time.perf_counter()
+    handles = [DBOS.start_workflow(three_steps) for _ in range(n)]
+    for h in handles:
+        h.get_result()
+    return {"value": n / (time.perf_counter() - began)}
+
+
+def _throughput_child(index: int, n: int, barrier, out) -> None:
+    configure(f"bench-{index}")
+    DBOS.launch()
+    for h in [DBOS.start_workflow(three_steps) for _ in range(10)]:
+        h.get_result()
+    barrier.wait()
+    handles = [DBOS.start_workflow(three_steps) for _ in range(n)]
+    for h in handles:
+        h.get_result()
+    out.put(time.time())
+    DBOS.destroy()
+
+
+def throughput_processes(n: int, procs: int) -> dict:
+    """``procs`` DBOS processes, each starting and finishing its share of the n workflows."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(procs + 1), ctx.Queue()
+    children = [ctx.Process(target=_throughput_child, args=(i, n // procs, barrier, out)) for i in range(procs)]
+    for c in children:
+        c.start()
+    barrier.wait(timeout=120)
+    began = time.time()
+    ends = [out.get(timeout=600) for _ in children]
+    for c in children:
+        c.join(timeout=60)
+    return {"value": (n // procs) * procs / (max(ends) - began)}
+
+
+def wake(samples: int) -> dict:
+    handles = [DBOS.start_workflow(woken) for _ in range(samples)]
+    wait_ready(samples)
+    latencies = []
+    for h in handles:
+        sent = time.time()
+        DBOS.send(h.get_workflow_id(), "go", topic="wake")
+        latencies.append((h.get_result() - sent) * 1000)
+    latencies.sort()
+    return {
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+def parked_waiters(n: int) -> dict:
+    me = psutil.Process()
+    for h in [DBOS.start_workflow(three_steps) for _ in range(20)]:
+        h.get_result()
+    threads, rss = me.num_threads(), me.memory_info().rss
+    began = time.perf_counter()
+    for _ in range(n):
+        DBOS.start_workflow(parked)
+    wait_ready(n)
+    seconds = time.perf_counter() - began
+    return {
+        "threads": me.num_threads() - threads,
+        "rss_mb": (me.memory_info().rss - rss) / 2**20,
+        "park_s": seconds,
+    }
+
+
+FIGURES = {
+    "step_overhead": step_overhead,
+    "throughput": throughput,
+    "wake": wake,
+    "parked": parked_waiters,
+}
+
+
+def reset_database() -> None:
+    with psycopg.connect(URL, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'dbos'").fetchone()
+        if exists:
+            tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'dbos'").fetchall()
+            names = [f"dbos.{t}" for (t,) in tables if t not in ("dbos_migrations", "alembic_version")]
+            if names:
+                conn.execute(f"TRUNCATE {', '.join(names)} CASCADE")
+
+
+def main() -> None:
+    figure, params = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
+    if figure == "throughput_processes":
+        reset_database()
+        result = throughput_processes(**params)
+    else:
+        reset_database()  # before launch, or launch would recover the last run's parked workflows
+        configure()
+        DBOS.launch()
+        result = FIGURES[figure](**params)
+    print(json.dumps(result), flush=True)
+    # Parked DBOS workflows hold threads that would keep the process alive: leave at once.
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    assert threading.current_thread() is threading.main_thread()
+    main()

@@ -1,0 +1,69 @@
+"""parked_100k_threads/_rss_mb: runs parked in recv hold no worker thread and no memory.
+
+The runs are bulk-inserted as ENQUEUED rows (as ``durable.start`` would write them) and a
+real worker executes each up to its recv and parks it; parked_100k_park_s is how long that took.
+"""
+
+import time
+
+import psutil
+from django.utils import timezone
+
+from durable import serialization
+from durable.models import Status, WorkflowRun, new_id
+
+from . import env
+from .harness import Bench
+from .report import Figure
+from .workers import Workers, wait_for
+from .workflows import parked
+
+
+def run(bench: Bench) -> list[Figure]:
+    n = bench.size(2000, 100_000)
+    env.reset()
+    with Workers(bench.url) as workers:
+        proc = psutil.Process(workers.start().pid)
+        insert(200)  # warm-up: the pool's threads exist, the modules are imported
+        wait_for(lambda: waiting() >= 200, timeout=120, what="the warm-up runs to park", pause=0.05, workers=workers)
+        threads, rss = proc.num_threads(), proc.memory_info().rss
+        began = time.perf_counter()
+        insert_s = insert(n)
+        wait_for(lambda: waiting() >= n + 200, timeout=3600, what=f"{n} runs to park", pause=0.2, workers=workers)
+        park_s = time.perf_counter() - began
+        held = proc.num_threads() - threads
+        grown = (proc.memory_info().rss - rss) / 2**20
+        running = WorkflowRun.objects.filter(status=Status.RUNNING).count()
+    dbos_n = min(n, 1000)
+    dbos = bench.dbos.measure("parked", n=dbos_n)
+    note = f"DBOS at {dbos_n:,} waiters; ours at {n:,}, with {running} runs left holding a lease"
+    return [
+        Figure("parked_100k_threads", held, "threads", dbos=dbos.get("threads"), size=n, note=note),
+        Figure("parked_100k_rss_mb", grown, "MB", dbos=dbos.get("rss_mb"), size=n),
+        Figure(
+            "parked_100k_park_s",
+            park_s,
+            "s",
+            dbos=dbos.get("park_s"),
+            size=n,
+            note=f"ours: bulk insert {insert_s:.1f} s, then 1 worker (8 threads) parks them; DBOS: start_workflow",
+        ),
+    ]
+
+
+def insert(n: int, batch: int = 5000) -> float:
+    """Write n ENQUEUED runs of ``parked`` as durable.start does, in batches; return seconds.
+    No NOTIFY: the worker finds them by polling, then keeps claiming while it finds work."""
+    began = time.perf_counter()
+    inputs = serialization.dumps(([], {}))
+    for first in range(0, n, batch):
+        now = timezone.now()
+        WorkflowRun.objects.bulk_create(
+            WorkflowRun(id=new_id(), name=parked.name, target=parked.target, inputs=inputs, ready_at=now)
+            for _ in range(first, min(n, first + batch))
+        )
+    return time.perf_counter() - began
+
+
+def waiting() -> int:
+    return WorkflowRun.objects.filter(status=Status.WAITING).count()

@@ -1,0 +1,48 @@
+"""workflows_per_s(_2w): 3-step workflows from start to result, with 1 (and 2) worker processes."""
+
+import time
+
+import durable
+from durable.models import Status, WorkflowRun
+
+from . import env
+from .harness import Bench
+from .report import Figure
+from .workers import Workers, wait_for
+from .workflows import three_steps
+
+
+def run(bench: Bench) -> list[Figure]:
+    n = bench.size(100, 1000)
+    one = measure(bench, n, processes=1)
+    two = measure(bench, n, processes=2)
+    return [
+        Figure("workflows_per_s", one, "wf/s", dbos=bench.dbos.measure("throughput", n=n).get("value"), size=n),
+        Figure(
+            "workflows_per_s_2w",
+            two,
+            "wf/s",
+            dbos=bench.dbos.measure("throughput_processes", n=n, procs=2).get("value"),
+            size=n,
+            note="DBOS: 2 processes, each starting and running half the workflows",
+        ),
+    ]
+
+
+def finished() -> int:
+    return WorkflowRun.objects.filter(status=Status.SUCCESS).count()
+
+
+def measure(bench: Bench, n: int, processes: int) -> float:
+    env.reset()
+    with Workers(bench.url) as workers:
+        for _ in range(processes):
+            workers.start()
+        warm = [durable.start(three_steps) for _ in range(20 * processes)]
+        for handle in warm:
+            handle.result(timeout=120)
+        began = time.perf_counter()
+        for _ in range(n):
+            durable.start(three_steps)
+        wait_for(lambda: finished() >= n + len(warm), timeout=600, what=f"{n} workflows to finish", workers=workers)
+        return n / (time.perf_counter() - began)
