@@ -1,6 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class InboxConfig(AppConfig):
     name = "inbox"
     verbose_name = "Agent inbox"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The data migration creates the group; this puts it back after a flush (tests do that).
+        post_migrate.connect(_ensure_group, sender=self)
+
+
+def _ensure_group(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    from .reviewers import ensure_reviewers_group
+
+    if using == "default":
+        ensure_reviewers_group()

@@ -1,0 +1,191 @@
+"""The agent side: ``ask`` publishes a request durably and waits for the decision."""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+import durable
+from durable.models import WorkflowRun
+
+from . import schema as schemas
+from . import wire
+from .decision import Decision, Outcome, RequestExpired
+from .models import INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
+
+# Request ids are uuid5(this, "<run id>:<step seq>"): the same on every retry and replay.
+REQUEST_NAMESPACE = uuid.UUID("5b0e3c36-8f2a-4c55-9a57-3c6f0d1f6a10")
+ALL_CHOICES = tuple(c.value for c in Choice)
+
+
+@dataclass(frozen=True)
+class Spec:
+    title: str
+    body_markdown: str
+    action: str
+    arguments: dict[str, Any]
+    choices: tuple[str, ...]
+    schema: dict[str, Any] | None
+    assignee_kind: str
+    assignee_name: str
+    on_expiry: str
+
+
+def ask(
+    title: str,
+    body_markdown: str = "",
+    *,
+    action: str = "",
+    arguments: Mapping[str, Any] | None = None,
+    decisions: Iterable[str] = ALL_CHOICES,
+    schema: Mapping[str, Any] | None = None,
+    assignees: str | None = None,
+    timeout: float | timedelta | None = None,
+    on_expiry: str = "reject",
+) -> Decision:
+    """Publish a request to the inbox and wait (parked, durably) for a reviewer's decision.
+
+    ``decisions`` lists what reviewers may answer (approve, reject, edit, respond);
+    ``assignees`` is ``"user:<username>"`` or ``"group:<name>"``; ``timeout`` (seconds or a
+    timedelta, None for no deadline) counts from the first call, across restarts; when it
+    passes, the result is an expired Decision (``on_expiry`` "reject" or "approve") or, with
+    ``on_expiry="raise"``, a ``RequestExpired`` error.
+    """
+    try:
+        durable.workflow_id()
+    except durable.NotInWorkflow:
+        raise durable.NotInWorkflow("inbox.ask() waits durably, so call it inside a @durable.workflow.") from None
+    spec = _spec(title, body_markdown, action, arguments, decisions, schema, assignees, on_expiry)
+    asked_at = durable.now()
+    deadline = None if timeout is None else asked_at + _duration(timeout)
+    request_id = publish_request(spec, deadline)
+    durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": "waiting"})
+    decision = _wait(request_id, spec, deadline)
+    durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": str(decision.outcome)})
+    if decision.expired and spec.on_expiry == OnExpiry.RAISE:
+        raise RequestExpired(request_id, spec.title)
+    return decision
+
+
+def _wait(request_id: str, spec: Spec, deadline: datetime | None) -> Decision:
+    while True:
+        left = None if deadline is None else max(0.0, (deadline - durable.now()).total_seconds())
+        message = durable.recv(INBOX_TOPIC, timeout=left)
+        if message is None:
+            message = close_expired(request_id)
+            if message is None:
+                return Decision(Outcome.EXPIRED, request_id, dict(spec.arguments), on_expiry=spec.on_expiry)
+        fields = wire.parse(message)
+        # A decision for an older request of this run (or anything malformed) is consumed and skipped.
+        if fields is not None and fields["request_id"] == request_id:
+            return _decision(fields, spec)
+
+
+def _decision(fields: dict[str, str], spec: Spec) -> Decision:
+    choice = fields["choice"]
+    outcome = {
+        Choice.APPROVE: Outcome.APPROVED,
+        Choice.REJECT: Outcome.REJECTED,
+        Choice.EDIT: Outcome.EDITED,
+        Choice.RESPOND: Outcome.RESPONDED,
+    }[Choice(choice)]
+    arguments = wire.edited_arguments(fields) if outcome == Outcome.EDITED else dict(spec.arguments)
+    return Decision(
+        outcome,
+        fields["request_id"],
+        arguments,
+        reason=fields["reason"],
+        text=fields["response"],
+        reviewer=fields["reviewer"],
+        decided_at=datetime.fromisoformat(fields["decided_at"]),
+    )
+
+
+@durable.step(name="inbox.publish_request")
+def publish_request(spec: Spec, deadline: datetime | None) -> str:
+    """Create the Request row; its id comes from the step id, so a retried step finds its own row."""
+    request_id = uuid.uuid5(REQUEST_NAMESPACE, durable.step_id())
+    run_id = durable.workflow_id()
+    agent = WorkflowRun.objects.filter(id=run_id).values_list("name", flat=True).first() or ""
+    Request.objects.get_or_create(
+        id=request_id,
+        defaults={
+            "run_id": run_id,
+            "agent": agent,
+            "title": spec.title,
+            "body_markdown": spec.body_markdown,
+            "action": spec.action,
+            "arguments": spec.arguments,
+            "schema": spec.schema,
+            "choices": list(spec.choices),
+            "assignee_kind": spec.assignee_kind,
+            "assignee_name": spec.assignee_name,
+            "deadline": deadline,
+            "on_expiry": spec.on_expiry,
+        },
+    )
+    return str(request_id)
+
+
+@durable.step(name="inbox.close_expired")
+def close_expired(request_id: str) -> dict[str, str] | None:
+    """Mark the request expired, unless a reviewer's decision got in first: then return it,
+    so a decision that was recorded is always the one the agent acts on."""
+    with transaction.atomic():
+        request = Request.objects.select_for_update().get(id=request_id)
+        if request.status == RequestStatus.DECIDED:
+            return wire.message_for(request.decision)
+        request.status = RequestStatus.EXPIRED
+        request.closed_at = timezone.now()
+        request.save(update_fields=["status", "closed_at"])
+    return None
+
+
+def _duration(timeout: float | timedelta) -> timedelta:
+    if isinstance(timeout, timedelta):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"timeout is seconds (>= 0), a timedelta or None, not {timeout!r}.")
+    return timedelta(seconds=timeout)
+
+
+def _spec(
+    title: str,
+    body_markdown: str,
+    action: str,
+    arguments: Mapping[str, Any] | None,
+    decisions: Iterable[str],
+    schema: Mapping[str, Any] | None,
+    assignees: str | None,
+    on_expiry: str,
+) -> Spec:
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError("inbox.ask() needs a title: one line saying what the reviewer decides.")
+    choices = tuple(dict.fromkeys(decisions))
+    unknown = [c for c in choices if c not in ALL_CHOICES]
+    if unknown or not choices:
+        raise ValueError(f"decisions must be some of {', '.join(ALL_CHOICES)}; got {list(decisions)!r}.")
+    if on_expiry not in OnExpiry.values:
+        raise ValueError(f"on_expiry must be one of {', '.join(OnExpiry.values)}, not {on_expiry!r}.")
+    args = schemas.as_plain_json(dict(arguments or {}), "The action's arguments")
+    plain_schema = None if schema is None else schemas.as_plain_json(dict(schema), "The arguments schema")
+    if plain_schema is not None:
+        schemas.check_schema(plain_schema)
+        problems = schemas.errors(args, plain_schema)
+        if problems:
+            raise ValueError(f"The proposed arguments do not match their own schema: {'; '.join(problems)}")
+    kind, name = _assignee(assignees)
+    return Spec(title.strip()[:300], body_markdown or "", action, args, choices, plain_schema, kind, name, on_expiry)
+
+
+def _assignee(assignees: str | None) -> tuple[str, str]:
+    if not assignees:
+        return "", ""
+    kind, _, name = assignees.partition(":")
+    if kind not in (Request.USER, Request.GROUP) or not name:
+        raise ValueError(f'assignees is "user:<username>" or "group:<group name>", not {assignees!r}.')
+    return kind, name

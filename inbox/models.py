@@ -1,0 +1,153 @@
+"""The inbox's tables: the requests agents publish and the append-only record of decisions."""
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from durable.models import WorkflowRun
+
+# Every agent waits on this one topic, so "who is waiting for a human" is
+# WorkflowRun.objects.waiting(topic=INBOX_TOPIC): one indexed query.
+INBOX_TOPIC = "inbox"
+
+
+class Choice(models.TextChoices):
+    """What a reviewer may answer (the agent lists the ones it accepts)."""
+
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    EDIT = "edit", "Edit"
+    RESPOND = "respond", "Respond"
+
+
+class OnExpiry(models.TextChoices):
+    REJECT = "reject", "Reject"
+    APPROVE = "approve", "Approve"
+    RAISE = "raise", "Raise an error"
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "Waiting"
+    DECIDED = "decided", "Decided"
+    EXPIRED = "expired", "Expired"
+
+
+class RequestQuerySet(models.QuerySet["Request"]):
+    def waiting(self) -> "RequestQuerySet":
+        """Open requests whose run is parked on the inbox topic right now (found through the engine)."""
+        return self.filter(status=RequestStatus.OPEN, run__in=WorkflowRun.objects.waiting(topic=INBOX_TOPIC))
+
+    def decided(self) -> "RequestQuerySet":
+        return self.filter(status=RequestStatus.DECIDED)
+
+    def expired(self) -> "RequestQuerySet":
+        return self.filter(status=RequestStatus.EXPIRED)
+
+    def assigned_to(self, user: Any) -> "RequestQuerySet":
+        """Requests naming ``user`` or one of their groups (a subquery: no extra round trip)."""
+        groups = user.groups.values("name")
+        return self.filter(
+            Q(assignee_kind=Request.USER, assignee_name=user.get_username())
+            | Q(assignee_kind=Request.GROUP, assignee_name__in=groups)
+        )
+
+
+class Request(models.Model):
+    """One question an agent run asked a human. Immutable once published, except its status."""
+
+    USER = "user"
+    GROUP = "group"
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="Derived from the run and the step that asked.")
+    # No database constraint: the engine owns its rows and may prune them; the audit trail stays.
+    run = models.ForeignKey(
+        WorkflowRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="inbox_requests"
+    )
+    agent = models.CharField(max_length=255, db_index=True, help_text="The workflow's name.")
+    title = models.CharField(max_length=300)
+    body_markdown = models.TextField(blank=True, default="")
+    action = models.CharField(max_length=255, blank=True, default="")
+    arguments = models.JSONField(default=dict, blank=True)
+    schema = models.JSONField(null=True, blank=True)
+    choices = models.JSONField(default=list, help_text="The decisions the agent accepts.")
+    assignee_kind = models.CharField(max_length=8, blank=True, default="", choices=[(USER, "user"), (GROUP, "group")])
+    assignee_name = models.CharField(max_length=150, blank=True, default="")
+    deadline = models.DateTimeField(null=True, blank=True)
+    on_expiry = models.CharField(max_length=8, choices=OnExpiry.choices, default=OnExpiry.REJECT)
+    status = models.CharField(max_length=8, choices=RequestStatus.choices, default=RequestStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = [models.F("deadline").asc(nulls_last=True), "created_at"]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="inbox_request_status_idx"),
+            models.Index(fields=["run", "created_at"], name="inbox_request_run_idx"),
+        ]
+        permissions = [("decide_request", "Can review and decide agent requests")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RequestStatus.OPEN
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.deadline is not None and self.deadline <= timezone.now()
+
+    @property
+    def assignee_label(self) -> str:
+        return f"{self.assignee_kind} {self.assignee_name}" if self.assignee_kind else ""
+
+    def allows(self, choice: str) -> bool:
+        return choice in self.choices
+
+    def shown_digest(self) -> str:
+        """sha256 of what a reviewer is shown, so the audit proves what they decided on."""
+        shown = {"title": self.title, "body": self.body_markdown, "action": self.action, "arguments": self.arguments}
+        return hashlib.sha256(json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class AppendOnly(Exception):
+    pass
+
+
+class DecisionRecord(models.Model):
+    """The audit entry of a reviewer's decision. Written once, never changed or deleted."""
+
+    # One-to-one: the database's unique index is what makes a double click or two reviewers
+    # at once yield exactly one decision.
+    request = models.OneToOneField(Request, on_delete=models.PROTECT, related_name="decision")
+    run_id = models.CharField(max_length=255, db_index=True)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reviewer_name = models.CharField(max_length=150, help_text="Kept even if the user is deleted.")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    reason = models.TextField(blank=True, default="", help_text="Why it was rejected.")
+    response = models.TextField(blank=True, default="", help_text="The reviewer's answer to the agent.")
+    arguments_before = models.JSONField(default=dict)
+    arguments_after = models.JSONField(null=True, blank=True, help_text="The reviewer's edit, if any.")
+    shown_digest = models.CharField(max_length=64)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_choice_display()} by {self.reviewer_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("A decision record is append-only: it cannot be changed once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnly("A decision record is append-only: it cannot be deleted.")

@@ -1,0 +1,74 @@
+"""One request: what the agent asks, what it did so far, its history, and the decision forms."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRefresh
+
+import durable
+from durable.models import WorkflowRun
+
+from .. import rendering
+from ..forms import FieldArgumentsForm, JsonArgumentsForm
+from ..models import Request
+from ..reviewers import may_decide
+from .access import HtmxHttpRequest, reviewer_required
+
+DETAIL_TABS = ("request", "activity", "history")
+ACTIONS = ("approve", "reject", "edit", "respond")
+
+
+@require_GET
+@reviewer_required
+def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
+    req = get_object_or_404(Request, id=request_id)
+    tab = request.GET.get("tab", "request")
+    context = detail_context(request, req, tab=tab if tab in DETAIL_TABS else "request")
+    return render(request, "inbox/detail.html", context)
+
+
+@require_GET
+@reviewer_required
+def request_status(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
+    """Polled by the detail page: reload it once the request was decided or expired elsewhere."""
+    req = get_object_or_404(Request, id=request_id)
+    if request.htmx and request.GET.get("shown") != req.status:
+        return HttpResponseClientRefresh()
+    return render(request, "inbox/detail.html#status", {"req": req})
+
+
+def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str, Any]:
+    """Everything the detail page shows; ``extra`` carries bound forms and previews on errors."""
+    act = request.GET.get("act", "")
+    context = {
+        "req": req,
+        "tab": "request",
+        "act": act if act in ACTIONS else "",
+        "body_html": rendering.markdown(req.body_markdown),
+        "arguments_pretty": rendering.pretty_json(req.arguments),
+        "schema_pretty": rendering.pretty_json(req.schema) if req.schema else "",
+        "digest": req.shown_digest(),
+        "may_decide": may_decide(request.user, req),
+        "field_form": FieldArgumentsForm(req),
+        "json_form": JsonArgumentsForm(req),
+        "decision": getattr(req, "decision", None) if not req.is_open else None,
+    }
+    context.update(extra)
+    if context["tab"] == "activity":
+        context.update(activity(req))
+    if context["tab"] == "history":
+        context["history"] = Request.objects.filter(run_id=req.run_id).select_related("decision").order_by("created_at")
+    return context
+
+
+def activity(req: Request) -> dict[str, Any]:
+    """The agent's steps and progress events, read from the engine (shown as JSON, never decoded)."""
+    run = WorkflowRun.objects.filter(id=req.run_id).first()
+    steps = [
+        {"cp": cp, "output": rendering.stored_text(cp.error if cp.error is not None else cp.output, 600)}
+        for cp in (run.checkpoints.all() if run else [])
+    ]
+    events = [{"event": e, "value": rendering.stored_text(e.value, 600)} for e in durable.event_history(req.run_id)]
+    return {"run": run, "steps": steps, "events": events}

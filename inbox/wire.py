@@ -1,0 +1,48 @@
+"""The decision message sent from the inbox to a waiting agent.
+
+Only plain strings travel, built by our code from validated input: the engine stores messages
+with jsonpickle, which would turn a reviewer's ``{"py/object": ...}`` into an object, so edited
+arguments go as a JSON *string* that the agent decodes with ``json.loads``.
+"""
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import DecisionRecord
+
+KIND = "inbox.decision"
+CHOICES = ("approve", "reject", "edit", "respond")
+FIELDS = ("request_id", "choice", "reason", "response", "arguments_json", "reviewer", "decided_at")
+
+
+def message_for(record: "DecisionRecord") -> dict[str, str]:
+    after = record.arguments_after
+    return {
+        "kind": KIND,
+        "request_id": str(record.request_id),
+        "choice": str(record.choice),
+        "reason": record.reason,
+        "response": record.response,
+        "arguments_json": "" if after is None else json.dumps(after, sort_keys=True),
+        "reviewer": record.reviewer_name,
+        "decided_at": record.decided_at.isoformat(),
+    }
+
+
+def parse(message: Any) -> dict[str, str] | None:
+    """The message's fields if it is a well-formed decision message, else None (to be skipped)."""
+    if not isinstance(message, dict) or message.get("kind") != KIND:
+        return None
+    if not all(isinstance(message.get(name), str) for name in FIELDS):
+        return None
+    if message["choice"] not in CHOICES:
+        return None
+    return {name: message[name] for name in FIELDS}
+
+
+def edited_arguments(fields: dict[str, str]) -> dict[str, Any]:
+    value = json.loads(fields["arguments_json"])
+    if not isinstance(value, dict):
+        raise ValueError("Edited arguments must be a JSON object.")
+    return value

@@ -1,0 +1,97 @@
+// The inbox's small behaviours: live countdowns, keyboard shortcuts, focus kept across htmx polls.
+// Everything here is an enhancement; the pages work without JavaScript.
+(function () {
+  "use strict";
+
+  function span(seconds) {
+    const d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600);
+    const m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    if (d) return d + "d " + h + "h";
+    if (h) return h + "h " + m + "m";
+    if (m) return m + "m " + s + "s";
+    return s + "s";
+  }
+
+  function tick() {
+    const now = Date.now();
+    document.querySelectorAll("time.countdown[data-deadline]").forEach(function (el) {
+      const left = Math.round((Date.parse(el.dataset.deadline) - now) / 1000);
+      el.textContent = left > 0 ? "in " + span(left) : "overdue by " + span(-left);
+      el.classList.toggle("overdue", left <= 0);
+      const row = el.closest(".request-row");
+      if (row) row.classList.toggle("overdue", left <= 0);
+    });
+  }
+
+  function rows() { return Array.from(document.querySelectorAll(".request-link")); }
+
+  function move(step) {
+    const links = rows();
+    if (!links.length) return;
+    const at = links.indexOf(document.activeElement);
+    const next = at < 0 ? 0 : Math.min(links.length - 1, Math.max(0, at + step));
+    links[next].focus();
+  }
+
+  function openFocused(act) {
+    const link = document.activeElement && document.activeElement.closest(".request-link");
+    const target = link || rows()[0];
+    if (target) window.location.href = target.href + "?act=" + act;
+  }
+
+  function focusOn(selector) {
+    const el = document.querySelector(selector);
+    if (el) { el.focus(); return true; }
+    return false;
+  }
+
+  const detailKeys = {
+    a: "#approve-button",
+    r: "#reject-reason",
+    e: "#edit-form input:not([type=hidden]), #edit-form textarea, #edit-json",
+    t: "#respond-text",
+  };
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const typing = event.target.closest && event.target.closest("input, textarea, select, [contenteditable]");
+    if (typing) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    const page = document.body.dataset.page;
+    if (page === "list") {
+      if (event.key === "j") { move(1); event.preventDefault(); }
+      else if (event.key === "k") { move(-1); event.preventDefault(); }
+      else if (event.key === "a") openFocused("approve");
+      else if (event.key === "r") openFocused("reject");
+      else if (event.key === "e") openFocused("edit");
+    } else if (page === "detail") {
+      if (detailKeys[event.key] && focusOn(detailKeys[event.key])) event.preventDefault();
+      else if (event.key === "u") window.location.href = document.getElementById("back-to-inbox").href;
+    }
+  });
+
+  // A poll replaces the list: put the keyboard focus back on the same request.
+  let focusedId = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    const link = document.activeElement && document.activeElement.closest(".request-link");
+    focusedId = link ? link.dataset.requestId : null;
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (focusedId) {
+      const link = document.querySelector('.request-link[data-request-id="' + focusedId + '"]');
+      if (link) link.focus();
+    }
+    tick();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const acts = { approve: "a", reject: "r", edit: "e", respond: "t" };
+    const detail = document.querySelector(".detail[data-act]");
+    const key = detail && acts[detail.dataset.act];
+    if (key) focusOn(detailKeys[key]);
+    tick();
+    setInterval(tick, 1000);
+  });
+})();

@@ -1,0 +1,105 @@
+"""Fixtures for the inbox: reviewers, signed-in clients, and waiting requests."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+import durable
+from durable import serialization
+from durable.models import Status, WorkflowRun
+from inbox.models import INBOX_TOPIC, Request, RequestStatus
+from inbox.reviewers import ensure_reviewers_group
+
+
+def wait_for(condition, timeout=15.0, what="the condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.02
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def waiting_request(run_id, timeout=15.0):
+    """The open request of a run once the run is parked on the inbox topic."""
+
+    def ready():
+        if not WorkflowRun.objects.filter(id=run_id, status=Status.WAITING, wait_topic=INBOX_TOPIC).exists():
+            return None
+        return Request.objects.filter(run_id=run_id, status=RequestStatus.OPEN).order_by("-created_at").first()
+
+    return wait_for(ready, timeout, f"run {run_id} to wait in the inbox")
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def reviewers_group(db):
+    return ensure_reviewers_group()
+
+
+@pytest.fixture
+def make_user(db, reviewers_group):
+    def make(username, reviewer=True, superuser=False, groups=()):
+        user = User.objects.create_user(username, password="pw-" + username, is_superuser=superuser)
+        if reviewer:
+            user.groups.add(reviewers_group)
+        for name in groups:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def make_request(db):
+    """A request whose run is parked on the inbox (real rows, as ask() and the engine leave them)."""
+
+    def make(status=RequestStatus.OPEN, run_status=Status.WAITING, deadline=timedelta(hours=1), **fields):
+        run = WorkflowRun.objects.create(
+            name=fields.pop("agent", "tests.inbox.workflows.asker"),
+            target="tests.inbox.workflows:asker",
+            inputs=serialization.dumps(([], {})),
+            status=run_status,
+            wait_topic=INBOX_TOPIC if run_status == Status.WAITING else None,
+        )
+        values = {
+            "title": "Refund 10 EUR?",
+            "body_markdown": "The customer is **unhappy**.",
+            "action": "issue_refund",
+            "arguments": {"amount": 10, "currency": "EUR", "express": False, "tags": ["a"]},
+            "choices": ["approve", "reject", "edit", "respond"],
+            "deadline": None if deadline is None else timezone.now() + deadline,
+        } | fields
+        run.wait_until = values["deadline"]
+        run.save()
+        return Request.objects.create(id=uuid.uuid4(), run=run, agent=run.name, status=status, **values)
+
+    return make
+
+
+def start_and_wait(workflow, *args, **kwargs):
+    handle = durable.start(workflow, *args, **kwargs)
+    return handle, waiting_request(handle.id)
