@@ -53,3 +53,24 @@ def running_worker(**options):
         worker.stop()
         thread.join(timeout=30)
         assert not thread.is_alive(), "the in-process worker did not stop"
+
+
+def wait_started(worker_processes, count=1, timeout=30.0):
+    """Wait until ``count`` worker subprocesses have logged that they run."""
+    wait_for(
+        lambda: worker_processes.logs().count(" started: ") >= count,
+        timeout,
+        f"{count} worker process(es) to start; logs:\n{worker_processes.logs()}",
+    )
+
+
+def concurrency_from_ledger(lines):
+    """The most ``start``s without their ``end`` at any point of a ledger of start/end lines."""
+    running = peak = 0
+    for line in lines:
+        if line.startswith("start "):
+            running += 1
+            peak = max(peak, running)
+        elif line.startswith("end "):
+            running -= 1
+    return peak
