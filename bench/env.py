@@ -4,8 +4,12 @@ import os
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
-OUR_DB = "durable_bench"
-DBOS_DB = "dbos_bench"
+OUR_DB = os.environ.get("BENCH_DB_NAME", "durable_bench")
+DBOS_DB = os.environ.get("BENCH_DBOS_DB_NAME", "dbos_bench")
+
+
+# Measured as deployed: DEBUG off (it records every query in memory and adds a cursor wrapper).
+PRODUCTION_LIKE = {"DEBUG": "0", "SECRET_KEY": "durable-bench-only-not-a-secret"}
 
 
 def server_url() -> str:
@@ -39,6 +43,7 @@ def setup_django() -> str:
     ensure_database(OUR_DB)
     url = database_url(OUR_DB)
     os.environ["DATABASE_URL"] = url
+    os.environ.update(PRODUCTION_LIKE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inbox.settings")
     import django
     from django.core.management import call_command

@@ -11,7 +11,7 @@ from .report import Figure
 
 
 def run(bench: Bench) -> list[Figure]:
-    n = bench.size(200, 2000)
+    n = bench.size(100, 2000)
     with psycopg.connect(env.libpq_url(env.OUR_DB), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_floor")
         conn.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, payload text NOT NULL)")

@@ -5,6 +5,8 @@ real worker executes each up to its recv and parks it; parked_100k_park_s is how
 """
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 from django.utils import timezone
@@ -18,18 +20,20 @@ from .report import Figure
 from .workers import Workers, wait_for
 from .workflows import parked
 
+WARM = 50
+
 
 def run(bench: Bench) -> list[Figure]:
-    n = bench.size(2000, 100_000)
+    n = bench.size(300, 100_000)
     env.reset()
     with Workers(bench.url) as workers:
         proc = psutil.Process(workers.start().pid)
-        insert(200)  # warm-up: the pool's threads exist, the modules are imported
-        wait_for(lambda: waiting() >= 200, timeout=120, what="the warm-up runs to park", pause=0.05, workers=workers)
+        insert(WARM)  # warm-up: the pool's threads exist, the modules are imported
+        wait_for(lambda: waiting() >= WARM, timeout=120, what="the warm-up runs to park", pause=0.05, workers=workers)
         threads, rss = proc.num_threads(), proc.memory_info().rss
         began = time.perf_counter()
         insert_s = insert(n)
-        wait_for(lambda: waiting() >= n + 200, timeout=3600, what=f"{n} runs to park", pause=0.2, workers=workers)
+        wait_for(lambda: waiting() >= n + WARM, timeout=3600, what=f"{n} runs to park", pause=0.2, workers=workers)
         park_s = time.perf_counter() - began
         held = proc.num_threads() - threads
         grown = (proc.memory_info().rss - rss) / 2**20
@@ -51,16 +55,21 @@ def run(bench: Bench) -> list[Figure]:
     ]
 
 
-def insert(n: int, batch: int = 5000) -> float:
-    """Write n ENQUEUED runs of ``parked`` as durable.start does, in batches; return seconds.
+def insert(n: int, workflow: Any = parked, args: Callable[[int], list[Any]] = lambda i: [], batch: int = 5000) -> float:
+    """Write n ENQUEUED runs of ``workflow`` as durable.start does, in batches; return seconds.
     No NOTIFY: the worker finds them by polling, then keeps claiming while it finds work."""
     began = time.perf_counter()
-    inputs = serialization.dumps(([], {}))
     for first in range(0, n, batch):
         now = timezone.now()
         WorkflowRun.objects.bulk_create(
-            WorkflowRun(id=new_id(), name=parked.name, target=parked.target, inputs=inputs, ready_at=now)
-            for _ in range(first, min(n, first + batch))
+            WorkflowRun(
+                id=new_id(),
+                name=workflow.name,
+                target=workflow.target,
+                inputs=serialization.dumps((args(i), {})),
+                ready_at=now,
+            )
+            for i in range(first, min(n, first + batch))
         )
     return time.perf_counter() - began
 

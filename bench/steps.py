@@ -12,7 +12,7 @@ from .workflows import many_steps
 
 
 def run(bench: Bench) -> list[Figure]:
-    n, repeats = bench.size(50, 300), 3
+    n, repeats = bench.size(30, 300), 3
     env.reset()
     with Workers(bench.url) as workers:
         workers.start()

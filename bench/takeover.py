@@ -14,7 +14,7 @@ from .workflows import held
 
 
 def run(bench: Bench) -> list[Figure]:
-    n, lease = bench.size(100, 1000), 5.0
+    n, lease = bench.size(50, 1000), 5.0
     batch = 50  # runs started at once, so connections opened at once stay under the server's limit
     env.reset()
     with Workers(bench.url) as workers:

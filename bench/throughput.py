@@ -13,7 +13,7 @@ from .workflows import three_steps
 
 
 def run(bench: Bench) -> list[Figure]:
-    n = bench.size(100, 1000)
+    n = bench.size(50, 1000)
     one = measure(bench, n, processes=1)
     two = measure(bench, n, processes=2)
     return [

@@ -15,7 +15,7 @@ from .workflows import woken
 
 
 def run(bench: Bench) -> list[Figure]:
-    samples = bench.size(20, 200)
+    samples = bench.size(10, 200)
     env.reset()
     with Workers(bench.url) as workers:
         workers.start()

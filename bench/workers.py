@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .env import PRODUCTION_LIKE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,7 +32,8 @@ class Workers:
     def start(
         self, concurrency: int = 8, poll: float = 0.5, lease: float = 10.0, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        environ = {**os.environ, "DATABASE_URL": self.database_url, "PYTHONUNBUFFERED": "1", **(env or {})}
+        environ = {**os.environ, **PRODUCTION_LIKE, "DATABASE_URL": self.database_url, "PYTHONUNBUFFERED": "1"}
+        environ.update(env or {})
         environ.setdefault("DURABLE_LOG_LEVEL", "WARNING")
         log = (self.log_dir / f"worker-{len(self.procs)}.log").open("wb")
         cmd = [

@@ -73,3 +73,18 @@ def held() -> str:
     mark()
     hold()
     return "done"
+
+
+@durable.workflow()
+def asking_agent(i: int) -> str:
+    """An agent that asks the inbox to approve a refund and waits for the decision."""
+    from inbox import ask
+
+    decision = ask(
+        f"Refund order #{i}?",
+        f"The customer of order **#{i}** asks for a refund of {10 + i % 90} EUR.",
+        action="refund",
+        arguments={"order": i, "amount": 10 + i % 90},
+        timeout=7 * 24 * 3600 + i,
+    )
+    return str(decision.outcome)

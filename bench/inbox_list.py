@@ -1,0 +1,89 @@
+"""inbox_list_ms/_queries at 100 and 10,000 waiting agents: the first page of the inbox as a
+signed-in reviewer sees it, server time (through Django's test client, no network) and queries."""
+
+import statistics
+import time
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+
+from durable.models import Status, WorkflowRun
+
+from . import env
+from .harness import Bench
+from .parked import insert
+from .report import Figure
+from .workers import Workers, wait_for
+from .workflows import asking_agent
+
+
+def run(bench: Bench) -> list[Figure]:
+    small, large = bench.size(20, 100), bench.size(100, 10_000)
+    try:
+        url = reverse("inbox:list")
+    except NoReverseMatch:
+        note = "skipped: the inbox has no 'inbox:list' page yet"
+        return [Figure(name, None, unit, note=note) for name, unit in _names(small, large)]
+    env.reset()
+    client = _reviewer()
+    figures = []
+    with Workers(bench.url) as workers:
+        workers.start(concurrency=16)
+        for size, label in ((small, "100"), (large, "10k")):
+            insert(size - _waiting(), asking_agent, args=lambda i, base=_waiting(): [base + i])
+            wait_for(lambda s=size: _waiting() >= s, timeout=3600, what=f"{size} agents to wait", pause=0.2)
+            _analyze()
+            ms, queries = _measure(client, url)
+            figures += [
+                Figure(f"inbox_list_ms_{label}", ms, "ms", size=size),
+                Figure(f"inbox_list_queries_{label}", queries, "queries", size=size),
+            ]
+    return figures
+
+
+def _names(small: int, large: int) -> list[tuple[str, str]]:
+    return [
+        (f"inbox_list_{what}_{label}", unit)
+        for label in ("100", "10k")
+        for what, unit in (("ms", "ms"), ("queries", "queries"))
+    ]
+
+
+def _analyze() -> None:
+    """Steady state: the planner has statistics (autovacuum would take up to a minute to gather
+    them after the bulk load, and without them it plans a nested loop over both tables)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE durable_workflowrun, inbox_request")
+
+
+def _waiting() -> int:
+    return WorkflowRun.objects.filter(status=Status.WAITING, wait_topic="inbox").count()
+
+
+def _reviewer() -> Client:
+    from inbox.reviewers import ensure_reviewers_group
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-reviewer")
+    user.groups.add(ensure_reviewers_group())
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _measure(client: Client, url: str, repeats: int = 15) -> tuple[float, int]:
+    """Median server time of the page, and its query count (after a first request that loads
+    the middleware and may reconnect, which would hide the queries from the count)."""
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"the inbox answered {response.status_code} to a reviewer")
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times), len(queries.captured_queries)
