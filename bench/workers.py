@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from .env import PRODUCTION_LIKE
 
@@ -19,7 +20,10 @@ class Workers:
     """Starts worker processes; ``stop()`` (or leaving the ``with`` block) ends them."""
 
     def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+        # BENCH_WORKER_PG_OPTIONS (e.g. "-c synchronous_commit=off") tries a server setting on
+        # the workers' connections only, to see what an engine change would buy.
+        options = os.environ.get("BENCH_WORKER_PG_OPTIONS")
+        self.database_url = f"{database_url}?{urlencode({'options': options})}" if options else database_url
         self.procs: list[subprocess.Popen[bytes]] = []
         self.log_dir = Path(tempfile.mkdtemp(prefix="durable-bench-"))
 
