@@ -116,8 +116,8 @@ class FieldArgumentsForm(forms.Form):
         self.request_obj = request_obj
         self.arguments: dict[str, Any] = {}
         self.keys: dict[str, str] = {}
-        for index, (key, value) in enumerate(request_obj.arguments.items()):
-            name = f"arg_{index}"
+        for key, value in request_obj.arguments.items():
+            name = f"arg.{key}"
             self.keys[name] = key
             self.fields[name] = _field_for(key, value)
 

@@ -1,0 +1,126 @@
+"""The demo agents on the offline model, driven through the inbox views like a reviewer would."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+import durable
+from durable.models import WorkflowRun
+from inbox.agents import KINDS, start_agents
+from inbox.agents.deploy import deploy_agent
+from inbox.agents.mail import email_agent
+from inbox.agents.model import OfflineModel, Prompt, get_model
+from inbox.agents.refund import refund_agent
+from inbox.models import Request
+from tests.inbox.conftest import start_and_wait, wait_for, waiting_request
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client, req, choice, **data):
+    body = {"choice": choice, "shown": req.shown_digest()} | data
+    response = client.post(reverse("inbox:decide", args=[req.id]), body)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return response
+
+
+def test_refund_agent_refunds_what_the_reviewer_edited(worker, reviewer_client):
+    handle, req = start_and_wait(
+        refund_agent, order_id="A-1000", customer="ana@example.com", complaint="It arrived broken"
+    )
+    assert req.action == "issue_refund" and req.schema["properties"]["amount"]["maximum"] > 0
+    proposed = req.arguments["amount"]
+    # The edit form keeps the amount a number; the schema caps it at the order total.
+    too_much = reviewer_client.post(
+        reverse("inbox:edit", args=[req.id]),
+        {"mode": "fields", "arg.order_id": "A-1000", "arg.amount": "100000", "arg.currency": "EUR", "arg.note": "x"},
+    )
+    assert too_much.status_code == 400 and "greater than the maximum" in too_much.content.decode()
+    edited = dict(req.arguments, amount=round(proposed / 3, 2), note="Partial refund, agreed by phone")
+    post(reviewer_client, req, "edit", arguments_json=json.dumps(edited))
+    result = handle.result(timeout=15)
+    assert result["status"] == "refunded" and result["outcome"] == "edited"
+    assert result["receipt"]["amount"] == edited["amount"] != proposed
+
+
+def test_refund_agent_declines_on_reject(worker, reviewer_client):
+    handle, req = start_and_wait(refund_agent, order_id="A-1001", customer="bo@example.com", complaint="Wrong colour")
+    post(reviewer_client, req, "reject", reason="Colour matches the photo")
+    result = handle.result(timeout=15)
+    assert result == {"status": "declined", "outcome": "rejected", "reason": "Colour matches the photo"}
+
+
+def test_deploy_agent_needs_approval_within_a_day_and_rejects_on_expiry(worker, reviewer_client):
+    handle, req = start_and_wait(deploy_agent, service="billing", version="v1.2.3")
+    assert req.choices == ["approve", "reject"] and req.on_expiry == "reject"
+    assert abs((req.deadline - timezone.now()) - timedelta(days=1)) < timedelta(minutes=1)
+    run = WorkflowRun.objects.get(id=handle.id)
+    assert abs((run.wait_until - req.deadline).total_seconds()) < 5  # the engine holds the same deadline
+    post(reviewer_client, req, "approve")
+    result = handle.result(timeout=15)
+    assert result["status"] == "deployed" and "billing v1.2.3 is live on production (canary)" in result["log"]
+
+
+def test_email_agent_redrafts_after_an_answer_then_sends(worker, reviewer_client):
+    handle, first = start_and_wait(email_agent, sender="dana.lee@example.com", subject="Invoice", text="Wrong seats")
+    post(reviewer_client, first, "respond", response="Tell her we refund the 2 extra seats.")
+    second = wait_for(lambda: Request.objects.filter(run_id=handle.id).exclude(id=first.id).first())
+    second = waiting_request(handle.id)
+    assert "(draft 2)" in second.title
+    assert "Tell her we refund the 2 extra seats." in second.arguments["body"]
+    post(reviewer_client, second, "approve")
+    result = handle.result(timeout=15)
+    assert result["status"] == "sent" and "sent to dana.lee@example.com: Re: Invoice" in result["receipt"]
+
+
+def test_email_agent_sends_the_edited_draft(worker, reviewer_client):
+    handle, req = start_and_wait(email_agent, sender="sam@example.org", subject="Hi", text="Call?")
+    edited = dict(req.arguments, body="Hello Sam, yes: Tuesday 10:00 works. Best, Support")
+    post(reviewer_client, req, "edit", arguments_json=json.dumps(edited))
+    result = handle.result(timeout=15)
+    assert result["status"] == "sent" and f"({len(edited['body'])} characters)" in result["receipt"]
+
+
+def test_the_offline_model_is_the_default_and_a_provider_is_a_setting(settings):
+    assert isinstance(get_model(), OfflineModel)
+    settings.INBOX_MODEL = "tests.inbox.test_agents.EchoModel"
+    assert get_model().complete(Prompt(task="t", system="s", user="u")).text == "echo: u"
+    with pytest.raises(LookupError, match="no script for task"):
+        OfflineModel().complete(Prompt(task="unknown", system="", user=""))
+
+
+class EchoModel:
+    name = "echo"
+
+    def complete(self, prompt):
+        from inbox.agents.model import Reply
+
+        return Reply(text=f"echo: {prompt.user}")
+
+
+def test_start_agent_command_and_form(client, make_user):
+    call_command("start_agent", "deploy", "--count", "2")
+    assert WorkflowRun.objects.filter(name="deploy_agent").count() == 2
+    with pytest.raises(CommandError):
+        call_command("start_agent", "refund", "--count", "0")
+    client.force_login(make_user("alice"))
+    page = client.get(reverse("inbox:start"))
+    assert page.status_code == 200 and 'id="start-agent-form"' in page.content.decode()
+    response = client.post(reverse("inbox:start"), {"kind": "email", "count": "3"})
+    assert response.status_code == 302 and WorkflowRun.objects.filter(name="email_agent").count() == 3
+    for bad in ({"kind": "nope", "count": "1"}, {"kind": "email", "count": "x"}, {"kind": "email", "count": "99"}):
+        refused = client.post(reverse("inbox:start"), bad)
+        assert refused.status_code == 400 and "Choose an agent" in refused.content.decode()
+    assert WorkflowRun.objects.filter(name="email_agent").count() == 3
+
+
+def test_every_kind_starts_and_reaches_the_inbox(worker):
+    handles = [h for kind in KINDS for h in start_agents(kind, 1, seed=7)]
+    for handle in handles:
+        waiting_request(handle.id)
+    assert Request.objects.waiting().count() == len(KINDS)
+    assert durable.list_workflows(waiting_on="inbox").count() == len(KINDS)

@@ -1,0 +1,107 @@
+"""The request page: the agent's markdown and arguments, its activity from the engine, the history."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from inbox.deciding import decide
+from inbox.models import RequestStatus
+from tests.inbox import workflows as w
+from tests.inbox.conftest import start_and_wait
+
+
+def detail(client, req, query=""):
+    response = client.get(reverse("inbox:detail", args=[req.id]) + query)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_detail_shows_markdown_arguments_deadline_and_the_forms(reviewer_client, make_request):
+    req = make_request(
+        body_markdown="# Why\n\nThe parcel was **crushed**.\n\n- item 1\n- item 2",
+        arguments={"amount": 10, "nested": {"currency": "EUR"}},
+        schema={"type": "object"},
+        deadline=timedelta(hours=2),
+    )
+    html = detail(reviewer_client, req)
+    assert "<h1>Why</h1>" in html and "<strong>crushed</strong>" in html and "<li>item 1</li>" in html
+    assert "{\n  &quot;amount&quot;: 10,\n  &quot;nested&quot;: {\n    &quot;currency&quot;: &quot;EUR&quot;" in html
+    assert 'id="request-schema"' in html
+    assert "when it passes: reject" in html and 'class="countdown"' in html
+    for element in ("approve-button", "reject-reason", "respond-text", "edit-form", "edit-json"):
+        assert f'id="{element}"' in html
+    assert 'name="arg.amount"' in html and 'data-json-type="number"' in html
+    assert 'data-json-type="object"' in html
+    assert f'value="{req.shown_digest()}"' in html
+
+
+@pytest.mark.django_db
+def test_only_the_decisions_the_agent_accepts_are_offered(reviewer_client, make_request):
+    html = detail(reviewer_client, make_request(choices=["approve", "reject"]))
+    assert 'id="approve-button"' in html and 'id="reject-button"' in html
+    assert 'id="respond-form"' not in html and 'id="edit-form"' not in html
+
+
+@pytest.mark.django_db
+def test_act_parameter_focuses_the_chosen_control(reviewer_client, make_request):
+    req = make_request()
+    assert 'id="reject-reason" rows="2" maxlength="10000" autofocus' in detail(reviewer_client, req, "?act=reject")
+    assert 'data-act=""' in detail(reviewer_client, req, "?act=bogus")
+
+
+@pytest.mark.django_db
+def test_a_decided_request_shows_who_decided_and_no_forms(reviewer_client, reviewer, make_request):
+    req = make_request()
+    decide(req.id, reviewer, "reject", reason="Not in policy")
+    html = detail(reviewer_client, req)
+    assert 'id="decided-by">alice<' in html and 'id="decided-reason">Not in policy<' in html
+    assert 'id="approve-form"' not in html
+    history = detail(reviewer_client, req, "?tab=history")
+    assert 'class="history-reason">Not in policy<' in history
+    assert req.shown_digest() in history
+
+
+@pytest.mark.django_db
+def test_status_poll_reloads_the_page_once_decided_elsewhere(reviewer_client, reviewer, make_request):
+    req = make_request()
+    url = reverse("inbox:status", args=[req.id]) + "?shown=open"
+    same = reviewer_client.get(url, HTTP_HX_REQUEST="true")
+    assert same.status_code == 200 and 'data-status="open"' in same.content.decode()
+    decide(req.id, reviewer, "approve")
+    changed = reviewer_client.get(url, HTTP_HX_REQUEST="true")
+    assert changed["HX-Refresh"] == "true"
+
+
+@pytest.mark.django_db
+def test_an_expired_request_says_so(reviewer_client, make_request):
+    req = make_request(status=RequestStatus.EXPIRED, on_expiry="approve")
+    html = detail(reviewer_client, req)
+    assert 'id="expired-summary"' in html and "the agent applied its rule: approve" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_activity_shows_the_agents_steps_and_progress_events(worker, reviewer_client):
+    from inbox.agents.refund import refund_agent
+
+    _, req = start_and_wait(refund_agent, order_id="A-1234", customer="ana@example.com", complaint="It is broken")
+    html = detail(reviewer_client, req, "?tab=activity")
+    assert 'id="run-status" data-status="WAITING"' in html
+    for step in ("refund.lookup_order", "model.complete", "inbox.publish_request"):
+        assert f"<code>{step}</code>" in html
+    assert "Looking up order A-1234" in html and "Waiting for a reviewer" in html
+    assert "waiting…" in html  # the recv the run is parked in
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_lists_every_request_of_the_run(worker, reviewer_client, reviewer):
+    handle, first = start_and_wait(w.twice_asker, first_timeout=None, second_timeout=None)
+    decide(first.id, reviewer, "approve")
+    from inbox.models import Request
+    from tests.inbox.conftest import wait_for
+
+    second = wait_for(lambda: Request.objects.filter(run_id=handle.id, title="Second question").first())
+    html = detail(reviewer_client, second, "?tab=history")
+    assert "First question" in html and "Second question" in html
+    assert 'data-choice="approve"' in html
