@@ -4,7 +4,7 @@ returns what was recorded for it instead of acting again."""
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from . import serialization
@@ -30,14 +30,12 @@ def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | No
             f"from step {seq} (durable.fork(run_id, from_step={seq})) to continue on the new code, "
             "or cancel it."
         )
-    if cp is None:
-        ensure_held(ctx)
     return seq, cp
 
 
 def ensure_held(ctx: RunContext) -> None:
-    """Before new work, check the run is still ours: a cancel (or a lost lease) must stop it
-    at its next step, not whenever the lease renewal notices."""
+    """Check the run is still ours: a cancel (or a lost lease) must stop it at its next step,
+    not whenever the lease renewal notices."""
     held = WorkflowRun.objects.using(db()).filter(id=ctx.run_id, status=Status.RUNNING, lease_owner=ctx.owner)
     if not held.exists():
         raise Interrupt("lease lost or run cancelled")
@@ -63,8 +61,9 @@ def record(
     deadline: datetime | None = None,
     done: bool = True,
 ) -> Checkpoint:
-    """Insert the checkpoint for ``seq``. A second writer for the same run and seq means
-    another worker took the run over: this one must stop."""
+    """Insert the checkpoint for ``seq``, then stop the run if it was cancelled or taken over
+    meanwhile, so it goes no further than the step it was in. A second writer for the same run
+    and seq means another worker took the run over."""
     now = timezone.now()
     cp = Checkpoint(
         run_id=ctx.run_id,
@@ -80,11 +79,55 @@ def record(
     )
     try:
         # No savepoint: inside a caller's transaction the Interrupt rolls all of it back.
-        cp.save(using=db(), force_insert=True)
+        held = _insert_checked(ctx, cp)
     except IntegrityError:
         raise Interrupt("lease lost: another worker recorded this step") from None
     ctx.checkpoints[seq] = cp
+    if not held:
+        raise Interrupt("lease lost or run cancelled")
     return cp
+
+
+_CHECKED_INSERT = """
+    WITH ins AS (
+        INSERT INTO durable_checkpoint
+            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+    )
+    SELECT (SELECT id FROM ins), EXISTS (
+        SELECT 1 FROM durable_workflowrun WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s
+    )
+"""
+
+
+def _insert_checked(ctx: RunContext, cp: Checkpoint) -> bool:
+    """Insert ``cp`` and tell whether the run is still held: one round trip on PostgreSQL,
+    where this is the per-step cost that matters."""
+    conn = connections[db()]
+    if conn.vendor != "postgresql":
+        cp.save(using=db(), force_insert=True)
+        return (
+            WorkflowRun.objects.using(db()).filter(id=ctx.run_id, status=Status.RUNNING, lease_owner=ctx.owner).exists()
+        )
+    params: list[Any] = [
+        cp.run_id,
+        cp.seq,
+        cp.kind,
+        cp.name,
+        cp.output,
+        cp.error,
+        cp.deadline,
+        cp.attempts,
+        cp.started_at,
+        cp.finished_at,
+        ctx.run_id,
+        ctx.owner,
+    ]
+    with conn.cursor() as cursor:
+        cursor.execute(_CHECKED_INSERT, params)
+        cp.pk, held = cursor.fetchone()
+    cp._state.adding = False
+    return bool(held)
 
 
 def finish(ctx: RunContext, cp: Checkpoint, output: str | None) -> None:
