@@ -10,6 +10,7 @@ class Bench:
     url: str
     quick: bool
     dbos: Dbos
+    parked_runs: int | None = None
 
     def size(self, quick: int, full: int) -> int:
         return quick if self.quick else full
