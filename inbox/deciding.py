@@ -4,15 +4,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 
 import durable
 from durable.models import Status, WorkflowRun
 
 from . import wire
 from .models import INBOX_TOPIC, DecisionRecord, Request, RequestStatus
-
-PAST = {"approve": "approved", "reject": "rejected", "edit": "edited", "respond": "answered"}
 
 
 class AlreadyClosed(Exception):
@@ -65,7 +62,7 @@ def closed_message(request: Request) -> str:
     request.refresh_from_db()
     if request.status == RequestStatus.DECIDED:
         record = request.decision
-        return f"{record.reviewer_name} already {PAST[record.choice]} this request at {_when(record.decided_at)}."
+        return f"{record.reviewer_name} already {record.verb} this request at {_when(record.decided_at)}."
     if request.status == RequestStatus.EXPIRED:
         rule = request.get_on_expiry_display().lower()
         return f"This request expired at {_when(request.closed_at)}; the agent applied its rule: {rule}."
@@ -74,4 +71,4 @@ def closed_message(request: Request) -> str:
 
 
 def _when(moment: Any) -> str:
-    return str(date_format(timezone.localtime(moment or timezone.now()), "DATETIME_FORMAT"))
+    return f"{timezone.localtime(moment or timezone.now()):%Y-%m-%d %H:%M:%S %Z}"

@@ -142,7 +142,7 @@ class DecisionRecord(models.Model):
         ordering = ["-decided_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_choice_display()} by {self.reviewer_name}"
+        return f"{self.verb} by {self.reviewer_name}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -151,3 +151,8 @@ class DecisionRecord(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise AppendOnly("A decision record is append-only: it cannot be deleted.")
+
+    @property
+    def verb(self) -> str:
+        """What the reviewer did, as in "bob approved": approved, rejected, edited or answered."""
+        return {"approve": "approved", "reject": "rejected", "edit": "edited", "respond": "answered"}[self.choice]

@@ -37,7 +37,7 @@ def decide(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
         return _panel(request, req, 400, decision_form=form, act=request.POST.get("choice", ""))
     choice = form.cleaned_data["choice"]
     try:
-        deciding.decide(
+        record = deciding.decide(
             req.id,
             request.user,
             choice,
@@ -47,7 +47,7 @@ def decide(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
         )
     except deciding.AlreadyClosed:
         return _closed(request, req)
-    messages.success(request, f"You {deciding.PAST[choice]} “{req.title}”; the agent has been told.")
+    messages.success(request, f"You {record.verb} “{req.title}”; the agent has been told.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("inbox:list"))
     return redirect("inbox:list")

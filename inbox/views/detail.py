@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
 import durable
-from durable.models import WorkflowRun
+from durable.models import Checkpoint, StepKind, WorkflowRun
 
 from .. import rendering
 from ..forms import FieldArgumentsForm, JsonArgumentsForm
@@ -66,9 +66,13 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
 def activity(req: Request) -> dict[str, Any]:
     """The agent's steps and progress events, read from the engine (shown as JSON, never decoded)."""
     run = WorkflowRun.objects.filter(id=req.run_id).first()
-    steps = [
-        {"cp": cp, "output": rendering.stored_text(cp.error if cp.error is not None else cp.output, 600)}
-        for cp in (run.checkpoints.all() if run else [])
-    ]
+    steps = [{"cp": cp, "output": _shown_output(cp)} for cp in (run.checkpoints.all() if run else [])]
     events = [{"event": e, "value": rendering.stored_text(e.value, 600)} for e in durable.event_history(req.run_id)]
     return {"run": run, "steps": steps, "events": events}
+
+
+def _shown_output(cp: Checkpoint) -> str:
+    # A clock reading or an event's acknowledgement says nothing to a reviewer (events are listed apart).
+    if cp.error is None and cp.kind in (StepKind.NOW, StepKind.SET_EVENT, StepKind.SLEEP):
+        return ""
+    return rendering.stored_text(cp.error if cp.error is not None else cp.output, 600)

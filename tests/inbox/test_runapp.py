@@ -50,7 +50,8 @@ def sign_in(base, username, password):
     return opener.open(request, timeout=5).read().decode()
 
 
-def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path, stop):
     port = free_port()
     log = (tmp_path / "runapp.log").open("w+b")
     env = {**os.environ, "DATABASE_URL": root.test_database_url(), "PYTHONUNBUFFERED": "1"}
@@ -67,7 +68,10 @@ def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path):
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("durable_worker" in " ".join(c.cmdline()) for c in children)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        if stop == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        else:
+            proc.send_signal(signal.SIGTERM)  # a supervisor stopping the command alone
         proc.wait(timeout=60)
     log.seek(0)
     output = log.read().decode()

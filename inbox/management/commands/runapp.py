@@ -1,13 +1,15 @@
 """The one-command run: database, demo reviewer, demo agents, web server and worker together."""
 
-import os
 import signal
 import subprocess
 import sys
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -28,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="Do not start demo agents.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write("Migrating the database…")
         call_command("migrate", interactive=False, verbosity=0)
         self._demo_reviewer()
         if not options["no_demo"] and not Request.objects.waiting().exists():
@@ -35,7 +38,10 @@ class Command(BaseCommand):
                 start_agents(kind, count)
             self.stdout.write("Started demo agents: 2 refund, 1 deploy, 1 email.")
         self._print_sign_in(options["addrport"])
-        worker = subprocess.Popen([sys.executable, "manage.py", "durable_worker"], env=os.environ.copy())
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        worker = subprocess.Popen([sys.executable, str(manage), "durable_worker"], cwd=settings.BASE_DIR)
+        # SIGTERM (a supervisor, `kill`) stops both, like Ctrl-C, instead of orphaning the worker.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             call_command("runserver", options["addrport"], use_reloader=False)
         except KeyboardInterrupt:
@@ -47,8 +53,14 @@ class Command(BaseCommand):
         group = ensure_reviewers_group()
         user, _ = get_user_model().objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True})
         user.set_password(DEMO_PASSWORD)
+        user.is_staff = True
         user.save()
         user.groups.add(group)
+        # Let the demo reviewer read every run's history (and the audit log) in the admin too.
+        views = Permission.objects.filter(
+            content_type__app_label__in=["durable", "inbox"], codename__startswith="view_"
+        )
+        user.user_permissions.add(*views)
 
     def _print_sign_in(self, addrport: str) -> None:
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
@@ -68,3 +80,7 @@ class Command(BaseCommand):
             worker.kill()
             worker.wait()
         self.stdout.write("Web server and worker stopped.")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
