@@ -11,6 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 
 SCENARIOS: list[dict] = []
 
@@ -82,6 +85,29 @@ class LedgerReport:
 
     def unfinished_last_attempts(self) -> list[str]:
         return [sid for sid, a in self.attempts.items() if not a[-1].ended]
+
+
+class _BacklogServer(ThreadedWSGIServer):
+    # Django's test server queues 10 connections; 50 reviewers clicking at once would be reset
+    # by the kernel before Django sees them. A deployed server (gunicorn) queues 2048.
+    request_queue_size = 256
+
+
+class _ServerThread(LiveServerThread):
+    server_class = _BacklogServer
+
+
+@pytest.fixture
+def http_server(transactional_db):
+    """The project served over real HTTP in a thread, as a deployed server would queue clients."""
+    thread = _ServerThread("127.0.0.1", StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()
 
 
 @pytest.fixture
