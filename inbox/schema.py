@@ -21,7 +21,8 @@ def errors(arguments: Any, schema: Mapping[str, Any] | None) -> list[str]:
     """Every way ``arguments`` breaks ``schema``, as sentences naming the field; [] if valid."""
     if not schema:
         return []
-    validator = validators.validator_for(schema)(schema)
+    cls = validators.validator_for(schema)
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)  # "format": "email" etc. are checked too
     found = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
     return [_sentence(e) for e in found]
 

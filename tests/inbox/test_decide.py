@@ -230,3 +230,45 @@ def test_decision_records_are_append_only(reviewer_client, make_request):
         record.save()
     with pytest.raises(AppendOnly):
         record.delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reviewers_racing_on_one_request_yield_exactly_one_decision(make_user, make_request):
+    import threading
+
+    from django.db import connection
+
+    from inbox.deciding import AlreadyClosed, decide
+
+    req = make_request()
+    users = [make_user(f"racer{i}") for i in range(4)]
+    barrier = threading.Barrier(len(users))
+    outcomes = []
+
+    def attempt(user):
+        try:
+            barrier.wait()
+            decide(req.id, user, "approve")
+            outcomes.append("decided")
+        except AlreadyClosed:
+            outcomes.append("closed")
+        except Exception as exc:  # shown in the assertion below
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["closed", "closed", "closed", "decided"]
+    assert DecisionRecord.objects.filter(request=req).count() == 1
+    assert Message.objects.filter(destination_id=req.run_id).count() == 1
+
+
+def test_string_formats_in_the_schema_are_checked(reviewer_client, make_request):
+    schema = {"type": "object", "properties": {"to": {"type": "string", "format": "email"}}}
+    req = make_request(arguments={"to": "ana@example.com"}, schema=schema)
+    response = edit_fields(reviewer_client, req, to="not an address")
+    assert response.status_code == 400 and "is not a &#x27;email&#x27;" in response.content.decode()
