@@ -73,8 +73,9 @@ def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path, sto
         else:
             proc.send_signal(signal.SIGTERM)  # a supervisor stopping the command alone
         proc.wait(timeout=60)
-    log.seek(0)
-    output = log.read().decode()
+        log.seek(0)
+        output = log.read().decode()
+        print(output)  # shown by pytest if the test fails
     assert f"Inbox: http://127.0.0.1:{port}/   sign in as reviewer / inbox-demo" in output
     assert "Web server and worker stopped." in output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
