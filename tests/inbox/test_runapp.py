@@ -43,11 +43,11 @@ def status_of(url):
 def sign_in(base, username, password):
     """Sign in over HTTP as a browser would; return the page it lands on."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    form = opener.open(f"{base}/accounts/login/", timeout=5).read().decode()
+    form = opener.open(f"{base}/accounts/login/", timeout=30).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
     data = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
     request = urllib.request.Request(f"{base}/accounts/login/", data=data.encode(), headers={"Referer": base})
-    return opener.open(request, timeout=5).read().decode()
+    return opener.open(request, timeout=30).read().decode()
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
