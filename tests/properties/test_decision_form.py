@@ -1,0 +1,96 @@
+"""Property-based: the decision endpoint against arbitrary input. Whatever a client posts, the
+answer is a decision (302), a form error (400) or "already decided" (409/302), never a server error;
+at most one decision is ever recorded, and it is exactly what was posted."""
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from durable import serialization
+from durable.models import Message, Status, WorkflowRun
+from inbox.models import INBOX_TOPIC, DecisionRecord, Request
+from inbox.reviewers import ensure_reviewers_group
+
+from .strategies import TAG_LIKE_KEYS, json_values
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA = {"type": "object", "properties": {"amount": {"type": "number", "maximum": 100}}, "required": ["amount"]}
+
+texts = st.one_of(
+    st.text(max_size=50),
+    st.sampled_from(["", " ", "\x00", "<script>alert(1)</script>", "javascript:alert(1)", "x" * 10_001]),
+    json_values.map(json.dumps),
+    st.sampled_from(TAG_LIKE_KEYS).map(lambda tag: json.dumps({tag: "os.system", "amount": 1})),
+)
+posts = st.fixed_dictionaries(
+    {},
+    optional={
+        "choice": st.one_of(st.sampled_from(["approve", "reject", "edit", "respond", "APPROVE", ""]), st.text()),
+        "reason": texts,
+        "response": texts,
+        "arguments_json": texts,
+        "shown": st.one_of(st.just("DIGEST"), st.text(max_size=70)),
+        "mode": st.sampled_from(["json", "fields", ""]),
+    },
+)
+
+
+@pytest.fixture
+def reviewer_client(client):
+    user = User.objects.create_user("rita")
+    user.groups.add(ensure_reviewers_group())
+    client.force_login(user)
+    client.raise_request_exception = False  # a crash must show up as a 500 we can assert on
+    return client
+
+
+def new_request() -> Request:
+    run = WorkflowRun.objects.create(
+        name="tests.inbox.workflows.asker",
+        target="tests.inbox.workflows:asker",
+        inputs=serialization.dumps(([], {})),
+        status=Status.WAITING,
+        wait_topic=INBOX_TOPIC,
+    )
+    return Request.objects.create(
+        id=uuid.uuid4(),
+        run=run,
+        agent=run.name,
+        title="Refund?",
+        arguments={"amount": 10},
+        schema=SCHEMA,
+        choices=["approve", "reject", "edit", "respond"],
+        deadline=timezone.now() + timedelta(hours=1),
+    )
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=posts, second=posts, htmx=st.booleans())
+def test_any_post_is_a_decision_a_form_error_or_a_conflict(reviewer_client, first, second, htmx):
+    req = new_request()
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    codes = []
+    for data in (first, second):
+        data = {k: (req.shown_digest() if v == "DIGEST" else v) for k, v in data.items()}
+        for url in (reverse("inbox:edit", args=[req.id]), reverse("inbox:decide", args=[req.id])):
+            codes.append(reviewer_client.post(url, data, **headers).status_code)
+    assert set(codes) <= {200, 302, 400, 409}, codes
+
+    records = list(DecisionRecord.objects.filter(request=req))
+    messages = Message.objects.filter(destination_id=req.run_id)
+    assert len(records) <= 1 and messages.count() == len(records)
+    if records:
+        record, sent = records[0], messages.get().value
+        assert sent["choice"] == record.choice and sent["reason"] == record.reason
+        assert sent["response"] == record.response
+        if record.choice == "edit":
+            assert json.loads(sent["arguments_json"]) == record.arguments_after
+            assert isinstance(record.arguments_after, dict) and record.arguments_after.get("amount", 0) <= 100
