@@ -17,7 +17,7 @@ from tests.faults.conftest import LedgerReport, wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 RUNS = 200
-MAX_KILLS = 20  # half on SQLite: with its single worker every kill stalls all runs until the lease ends
+MAX_KILLS = 20  # a third on SQLite: with its single worker every kill stalls all runs until the lease ends
 LEASE = 2.0
 
 
@@ -34,7 +34,7 @@ def kill_at_random(worker_processes, procs, rng, busy, budget_s: float) -> set[i
     """At random moments, SIGKILL a worker that is executing runs and start a fresh one in its place."""
     killed: set[int] = set()
     stop_at = time.monotonic() + budget_s
-    while len(killed) < (MAX_KILLS if is_postgres() else MAX_KILLS // 2) and time.monotonic() < stop_at and busy():
+    while len(killed) < (MAX_KILLS if is_postgres() else MAX_KILLS // 3) and time.monotonic() < stop_at and busy():
         # The random pause *is* the fault schedule, not a wait for some state.
         time.sleep(rng.uniform(0.2, 1.2))
         working = [i for i, p in enumerate(procs) if p.pid in pids_holding_runs()]
