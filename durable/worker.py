@@ -2,11 +2,12 @@
 
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
 from typing import Any
@@ -79,12 +80,16 @@ class Worker:
             self.concurrency,
             "LISTEN/NOTIFY" if listener else f"polling every {self.poll_interval}s",
         )
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="durable-run") as pool:
+        pool = Pool(self.concurrency)
+        try:
             while not self.stopping.is_set():
                 self._tick(pool)
+        finally:
             self._drain()
-        if listener:
-            listener.stop()
+            pool.shutdown()
+            if listener:
+                listener.stop()
+            connections.close_all()
         logger.info("worker %s stopped", self.id)
 
     def stop(self) -> None:
@@ -102,7 +107,7 @@ class Worker:
 
     # --- the loop ------------------------------------------------------------------
 
-    def _tick(self, pool: ThreadPoolExecutor) -> None:
+    def _tick(self, pool: "Pool") -> None:
         self.wake.clear()
         free = self.concurrency - len(self.inflight)
         claimed = 0
@@ -123,13 +128,13 @@ class Worker:
             self.next_deadline = None
         return wait
 
-    def _claim_and_submit(self, pool: ThreadPoolExecutor, free: int) -> int:
+    def _claim_and_submit(self, pool: "Pool", free: int) -> int:
         runs = self.claim(free)
         for run in runs:
             ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={})
             with self.lock:
                 self.inflight[run.id] = (ctx, run.queue)
-            pool.submit(self._execute, run, ctx).add_done_callback(self._done)
+            pool.submit(self._execute, run, ctx)
         return len(runs)
 
     def _execute(self, run: WorkflowRun, ctx: RunContext) -> str:
@@ -146,9 +151,7 @@ class Worker:
             with self.lock:
                 self.inflight.pop(run.id, None)
             close_old_connections()
-
-    def _done(self, future: "Future[str]") -> None:
-        self.wake.set()
+            self.wake.set()  # a thread is free: look for more work
 
     # --- claiming --------------------------------------------------------------------
 
@@ -176,25 +179,27 @@ class Worker:
     ) -> list[WorkflowRun]:
         now = timezone.now()
         runs_qs = WorkflowRun.objects.using(self.alias)
-        with transaction.atomic(using=self.alias):
-            qs = runs_qs.runnable(now)
+
+        def pick(qs: Any, n: int) -> list[WorkflowRun]:
             if only is not None:
                 qs = qs.filter(queue=only)
             elif self.queues is not None:
                 qs = qs.filter(queue__in=self.queues)
             if exclude:
                 qs = qs.exclude(queue__in=exclude)
+            return list(qs.select_for_update(skip_locked=True).only(*CLAIM_FIELDS, "status")[:n])
+
+        with transaction.atomic(using=self.alias):
             if global_cap is not None:
                 self._lock_queue(only or "")
                 running = runs_qs.filter(queue=only, status=Status.RUNNING, ready_at__gt=now).count()
                 limit = min(limit, global_cap - running)
                 if limit <= 0:
                     return []
-            runs = list(
-                qs.order_by("priority", "ready_at")
-                .select_for_update(skip_locked=True)
-                .only(*CLAIM_FIELDS, "status")[:limit]
-            )
+            # Runs coming back from a wait or a dead worker first, then new ones by priority.
+            runs = pick(runs_qs.due(now), limit)
+            if len(runs) < limit:
+                runs += pick(runs_qs.enqueued(now), limit - len(runs))
             if not runs:
                 return []
             ids = [r.id for r in runs]
@@ -253,3 +258,31 @@ class Worker:
     def note_deadline(self, when: Any) -> None:
         if self.next_deadline is None or when < self.next_deadline:
             self.next_deadline = when
+
+
+class Pool:
+    """Threads that execute runs. Unlike ThreadPoolExecutor, each thread closes its own
+    database connection when the pool shuts down, so a stopped worker leaves none open."""
+
+    def __init__(self, size: int) -> None:
+        self.tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._loop, name=f"durable-run-{i}", daemon=True) for i in range(size)]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.tasks.put((fn, args))
+
+    def shutdown(self) -> None:
+        for _ in self.threads:
+            self.tasks.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _loop(self) -> None:
+        try:
+            while (task := self.tasks.get()) is not None:
+                fn, args = task
+                fn(*args)
+        finally:
+            connections.close_all()

@@ -5,6 +5,7 @@ import signal
 import time
 
 import pytest
+from django.db import transaction
 from django.test import override_settings
 
 import durable
@@ -118,8 +119,11 @@ def test_a_worker_subprocess_polls_on_sqlite(worker_processes):
 
 
 def test_a_run_whose_workflow_cannot_be_imported_fails_with_a_clear_error(worker):
-    handle = durable.start(w.adder, 1, 1)
-    WorkflowRun.objects.filter(id=handle.id).update(name="tests.workflows.renamed", target="tests.workflows:renamed")
+    with transaction.atomic():  # the worker must not see the run before it is renamed
+        handle = durable.start(w.adder, 1, 1)
+        WorkflowRun.objects.filter(id=handle.id).update(
+            name="tests.workflows.renamed", target="tests.workflows:renamed"
+        )
     run = wait_status(handle, "ERROR")
     assert "Cannot import workflow tests.workflows.renamed" in run.error_message
     assert "durable.workflow(name=...)" in run.error_message
