@@ -5,10 +5,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from inbox.reviewers import ensure_reviewers_group
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+PASSWORD = "correct horse battery staple"
 
 # Playwright's sync API runs an event loop on this thread; the test's own ORM calls are
 # still synchronous code, so Django's async-safety guard must stand down here.
@@ -33,12 +39,26 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def page(chromium):
+def page(chromium, request):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    if getattr(request.node, "call_failed", False):
+        # What the browser showed when the test failed, for CI to keep.
+        failures = ARTIFACTS / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        for n, shown in enumerate(context.pages):
+            shown.screenshot(path=failures / f"{request.node.name}-{n}.png", full_page=True)
     context.close()
 
 
@@ -46,3 +66,42 @@ def page(chromium):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def reviewer(transactional_db, settings):
+    """A member of the Reviewers group who signs in with a password (hashed fast: tests only)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    user = User.objects.create_user("alice", password=PASSWORD)
+    user.groups.add(ensure_reviewers_group())
+    return user
+
+
+@pytest.fixture
+def url(live_server):
+    return lambda path="/": live_server.url + path
+
+
+@pytest.fixture
+def signed_in(page, url, reviewer):
+    """The page, signed in through the login form, showing the inbox."""
+    from playwright.sync_api import expect
+
+    page.goto(url("/"))
+    expect(page).to_have_url(url("/accounts/login/?next=/"))
+    page.get_by_label("Username").fill(reviewer.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signed-in-as")).to_have_text(reviewer.username)
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def reviewer_page(page, url, reviewer):
+    """The page with the reviewer's session cookie (the form itself is tested once, in ``signed_in``)."""
+    client = Client()
+    client.force_login(reviewer)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url("/")}])
+    return page

@@ -1,0 +1,152 @@
+"""A reviewer in a real browser approves, rejects, edits and watches requests expire; the agents act on it."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+import durable
+from durable.models import Status
+from inbox.agents.deploy import deploy_agent
+from inbox.agents.refund import refund_agent
+from tests.inbox import workflows as w
+from tests.inbox.conftest import start_and_wait
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def rows(page):
+    return page.locator("#request-table .request-row")
+
+
+def open_request(page, title):
+    page.get_by_role("link", name=title).click()
+    expect(page.locator("#request-title")).to_have_text(title)
+
+
+def step_row(page, name):
+    return page.locator("#steps tr.step", has=page.locator("code", has_text=name))
+
+
+def test_approve_leaves_the_live_list_and_the_run_finishes(signed_in, worker, url):
+    inbox = signed_in
+    expect(inbox.locator("#empty-inbox")).to_be_visible()
+    inbox.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+
+    handle = durable.start(deploy_agent, service="billing", version="v1.2.3")
+    title = "Deploy billing v1.2.3 to production?"
+    # The htmx poll brings the new request in without a reload.
+    expect(rows(inbox)).to_have_count(1, timeout=10_000)
+    expect(inbox.get_by_role("link", name=title)).to_be_visible()
+    expect(inbox.locator("#tab-waiting")).to_have_attribute("data-count", "1")
+
+    # A second tab (same reviewer) opens the request and approves it.
+    other = inbox.context.new_page()
+    other.goto(url("/"))
+    open_request(other, title)
+    expect(other.locator("#request-body")).to_contain_text("CI is green")
+    expect(other.locator("#request-arguments")).to_contain_text('"strategy": "canary"')
+    other.get_by_role("button", name="Approve").click()
+    expect(other.locator("#messages")).to_contain_text(f"You approved “{title}”")
+    expect(other).to_have_url(url("/"))
+
+    # The first tab, untouched, sees it leave the waiting list and land in "decided".
+    expect(rows(inbox)).to_have_count(0, timeout=10_000)
+    expect(inbox.locator("#tab-decided")).to_have_attribute("data-count", "1")
+    assert inbox.evaluate("window.__sameDocument") is True
+
+    result = handle.result(timeout=15)
+    assert result["status"] == "deployed" and "billing v1.2.3 is live on production (canary)" in result["log"]
+    assert handle.status() == Status.SUCCESS
+
+    # What the agent did after the approval is on the request's activity tab.
+    inbox.locator("#tab-decided").click()
+    open_request(inbox, title)
+    expect(inbox.locator("#decided-by")).to_have_text("alice")
+    inbox.locator("#tab-activity").click()
+    expect(inbox.locator("#run-status")).to_have_attribute("data-status", "SUCCESS")
+    expect(inbox.locator("#run-status")).to_have_text("Succeeded")
+    expect(step_row(inbox, "deploy.deploy")).to_contain_text("is live on production (canary)")
+
+
+def test_reject_needs_a_reason_and_the_agent_gets_it(reviewer_page, worker, url):
+    page = reviewer_page
+    handle, req = start_and_wait(refund_agent, order_id="A-1001", customer="bo@example.com", complaint="Wrong colour")
+    page.goto(url("/"))
+    open_request(page, req.title)
+
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator("#reject-form .errorlist")).to_have_text(re.compile("Say why you reject it"))
+    expect(page.locator("#request")).to_have_attribute("data-status", "open")
+
+    reason = "The colour matches the photo; offer an exchange instead."
+    page.get_by_label("Reason for rejecting (required)").fill(reason)
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator("#messages")).to_contain_text(f"You rejected “{req.title}”")
+
+    result = handle.result(timeout=15)
+    assert result == {"status": "declined", "outcome": "rejected", "reason": reason}
+    # The agent told the customer why, and the history tab keeps the reason.
+    page.goto(url(f"/requests/{req.id}/?tab=activity"))
+    expect(step_row(page, "refund.notify_customer")).to_contain_text(f"We could not refund this order: {reason}")
+    page.locator("#tab-history").click()
+    expect(page.locator(".history-reason")).to_have_text(reason)
+
+
+def test_edited_arguments_keep_their_types_show_a_diff_and_drive_the_agent(reviewer_page, worker, url):
+    page = reviewer_page
+    handle, req = start_and_wait(refund_agent, order_id="A-1000", customer="ana@example.com", complaint="It broke")
+    proposed = req.arguments["amount"]
+    page.goto(url("/"))
+    open_request(page, req.title)
+    expect(page.locator("#request-body table")).to_contain_text("A-1000")  # the agent's markdown table
+
+    amount = page.get_by_label("amount")
+    expect(amount).to_have_value(str(proposed))
+    # The schema caps the refund at the order total: the form says so instead of sending it.
+    amount.fill("100000")
+    page.get_by_role("button", name="Review changes").first.click()
+    expect(page.locator("#decide-panel .errorlist")).to_contain_text("greater than the maximum")
+
+    page.get_by_label("amount").fill("12.5")
+    page.get_by_label("note").fill("Partial refund, agreed by phone")
+    page.get_by_role("button", name="Review changes").first.click()
+    diff = page.locator("#edit-diff")
+    expect(diff.locator("tbody tr")).to_have_count(2)
+    # Numbers stay numbers (12.5, not "12.5"); text stays text.
+    expect(diff.locator('tr[data-key="amount"] ins')).to_have_text("12.5")
+    expect(diff.locator('tr[data-key="amount"] del')).to_have_text(str(proposed))
+    expect(diff.locator('tr[data-key="note"] ins')).to_have_text('"Partial refund, agreed by phone"')
+    page.get_by_role("button", name="Confirm edit and send").click()
+    expect(page.locator("#messages")).to_contain_text(f"You edited “{req.title}”")
+
+    result = handle.result(timeout=15)
+    assert result["status"] == "refunded" and result["outcome"] == "edited"
+    assert result["receipt"]["amount"] == 12.5 and isinstance(result["receipt"]["amount"], float)
+    page.goto(url(f"/requests/{req.id}/?tab=activity"))
+    expect(step_row(page, "refund.issue_refund")).to_contain_text('"amount": 12.5')
+    expect(step_row(page, "refund.notify_customer")).to_contain_text("We refunded 12.50 EUR.")
+
+
+def test_an_unanswered_request_expires_and_the_agent_gets_its_expiry(reviewer_page, worker, url):
+    page = reviewer_page
+    title = "Refund 10 EUR before it expires?"
+    handle, _ = start_and_wait(w.asker, title=title, timeout=4, on_expiry="reject")
+    page.goto(url("/"))
+    row = rows(page).filter(has_text=title)
+    expect(row.locator("time.countdown")).to_have_text(re.compile(r"^in \ds$"))
+
+    # Nobody decides: the row leaves the waiting list on its own and is counted as expired.
+    expect(row).to_have_count(0, timeout=15_000)
+    expect(page.locator("#tab-expired")).to_have_attribute("data-count", "1")
+    page.locator("#tab-expired").click()
+    expect(rows(page).filter(has_text=title)).to_contain_text("agent's rule: reject")
+    open_request(page, title)
+    expect(page.locator("#request-status")).to_have_text("Expired")
+    expect(page.locator("#expired-summary")).to_contain_text("the agent applied its rule: reject")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+
+    result = handle.result(timeout=15)
+    assert result["outcome"] == "expired" and result["reviewer"] == "" and not result["approved"]
+    page.locator("#tab-activity").click()
+    expect(page.locator("#events .event", has_text='"state": "expired"')).to_have_count(1)
