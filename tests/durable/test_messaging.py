@@ -9,7 +9,7 @@ from django.utils import timezone
 import durable
 from durable.models import Checkpoint, Message
 from tests import workflows as w
-from tests.durable.conftest import run_of, running_worker, wait_for, wait_status
+from tests.durable.conftest import run_of, running_worker, wait_for, wait_started, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,13 +110,15 @@ def test_recv_outside_a_workflow_raises_not_in_workflow():
 
 def test_the_deadline_is_absolute_and_survives_a_worker_restart(worker_processes):
     first = worker_processes.start()
-    handle = durable.start(w.collect, "never", 1, timeout=3.0)
+    handle = durable.start(w.collect, "never", 1, timeout=6.0)
     deadline = wait_status(handle, "WAITING").wait_until
     worker_processes.kill(first)
     worker_processes.start()  # replays the run at the deadline, through the pending recv
+    wait_started(worker_processes, 2)
+    ready = timezone.now()
 
-    assert handle.result(timeout=20) == [None]
+    assert handle.result(timeout=30) == [None]
     cp = Checkpoint.objects.get(run_id=handle.id, kind="recv")
     assert cp.deadline == deadline, "the restart moved the deadline"
-    # A deadline recomputed on replay would park the run for another 3 s.
-    assert deadline <= cp.finished_at < deadline + timedelta(seconds=2.5)
+    # A deadline recomputed on replay would park the run for another 6 s.
+    assert deadline <= cp.finished_at < max(deadline, ready) + timedelta(seconds=4)
