@@ -41,3 +41,7 @@ def queue_name(queue: "Queue | str | None") -> str:
 
 def limited_queues() -> list[Queue]:
     return [q for q in _queues.values() if q.limited]
+
+
+def is_known(name: str) -> bool:
+    return name == DEFAULT or name in _queues

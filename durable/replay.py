@@ -33,14 +33,6 @@ def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | No
     return seq, cp
 
 
-def ensure_held(ctx: RunContext) -> None:
-    """Check the run is still ours: a cancel (or a lost lease) must stop it at its next step,
-    not whenever the lease renewal notices."""
-    held = WorkflowRun.objects.using(db()).filter(id=ctx.run_id, status=Status.RUNNING, lease_owner=ctx.owner)
-    if not held.exists():
-        raise Interrupt("lease lost or run cancelled")
-
-
 def outcome(cp: Checkpoint) -> Any:
     """Return the recorded output, or raise the recorded exception."""
     if cp.error is not None:

@@ -18,10 +18,12 @@ from django.utils import timezone
 
 from .conf import get_settings
 from .context import RunContext
+from .exceptions import WorkflowImportError
 from .execution import execute
 from .models import Status, WorkflowRun
 from .notify import Listener
-from .queues import limited_queues
+from .queues import is_known, limited_queues
+from .registry import resolve
 
 logger = logging.getLogger("durable.worker")
 
@@ -163,7 +165,27 @@ class Worker:
             if len(runs) >= limit:
                 break
             runs += self._claim_queue(q, limit - len(runs))
-        return runs
+        return self._learn_queues(runs)
+
+    def _learn_queues(self, runs: list[WorkflowRun]) -> list[WorkflowRun]:
+        """A run in a queue this process has not seen may have limits defined beside its
+        workflow: import that module, and if the queue turns out limited, hand the run back
+        so the next claim honours the limit."""
+        unknown = [r for r in runs if not is_known(r.queue)]
+        if not unknown:
+            return runs
+        for run in unknown:
+            try:
+                resolve(run.name, run.target)
+            except WorkflowImportError:
+                pass  # execute() records the error on the run
+        back = [r.id for r in unknown if any(q.name == r.queue for q in limited_queues())]
+        if back:
+            WorkflowRun.objects.using(self.alias).filter(id__in=back, lease_owner=self.id).update(
+                status=Status.ENQUEUED, lease_owner="", ready_at=timezone.now()
+            )
+            self.wake.set()
+        return [r for r in runs if r.id not in back]
 
     def _claim_queue(self, q: Any, limit: int) -> list[WorkflowRun]:
         if q.worker_concurrency is not None:

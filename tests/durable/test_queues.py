@@ -31,6 +31,15 @@ def test_the_global_limit_holds_across_two_worker_processes(worker_processes, le
     assert concurrency_from_ledger(w.ledger_lines()) == 2, "never more than 2 at once, and the limit is used"
 
 
+def test_a_worker_learns_a_queue_limit_from_the_workflow_module_it_imports(worker_processes, ledger):
+    # No DURABLE_IMPORTS: the worker has never imported tests.workflows when the runs arrive.
+    worker_processes.start(concurrency=8, poll=0.05)
+    wait_started(worker_processes, 1)
+    handles = [w.limited.enqueue(w.busy_run, f"job{i}", 0.2) for i in range(6)]
+    assert [h.result(timeout=60) for h in handles] == [f"job{i}" for i in range(6)]
+    assert concurrency_from_ledger(w.ledger_lines()) == 2
+
+
 def test_worker_concurrency_limits_each_worker(ledger):
     handles = [w.one_per_worker.enqueue(w.busy_run, f"job{i}", 0.1) for i in range(4)]
     with running_worker(concurrency=8):
