@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 import durable
 from durable.models import TERMINAL, Checkpoint, Event, Message, Status, WorkflowRun
@@ -64,6 +65,14 @@ def start_gradually(seed: int, stop_at: float) -> threading.Thread:
     return thread
 
 
+def stuck_runs() -> list[tuple]:
+    now = timezone.now()
+    return [
+        (r.id, r.status, r.wait_topic, r.lease_owner, r.ready_at and round((r.ready_at - now).total_seconds(), 1))
+        for r in WorkflowRun.objects.exclude(status__in=TERMINAL)[:10]
+    ]
+
+
 def checkpoint_shapes() -> dict[str, list[tuple[int, str, str, bool]]]:
     shapes = defaultdict(list)
     for run_id, seq, kind, name, finished in Checkpoint.objects.order_by("run_id", "seq").values_list(
@@ -110,7 +119,10 @@ def test_mixed_agents_survive_random_sigkills(worker_processes, ledger, scenario
     starter = start_gradually(seed, stop_at=began + 20)
     killed = kill_at_random(worker_processes, procs, rng, busy=lambda: starter.is_alive() or unfinished(), budget_s=60)
     starter.join()
-    wait_for(lambda: unfinished() == 0, 90, f"every run to finish (seed {seed})", interval=0.2)
+    try:
+        wait_for(lambda: unfinished() == 0, 90, f"every run to finish (seed {seed})", interval=0.2)
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}; still unfinished: {stuck_runs()}") from None
 
     runs = {r.id: r for r in WorkflowRun.objects.all()}
     wrong = [
