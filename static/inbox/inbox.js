@@ -72,6 +72,17 @@
     }
   });
 
+  // A decision navigates back to the inbox (HX-Redirect); a status poll answered meanwhile would
+  // reload this page instead (HX-Refresh) and cancel that navigation: ignore it.
+  let leaving = false;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (leaving) event.preventDefault();
+  });
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    if (leaving) event.preventDefault();
+    else if (event.detail.xhr.getResponseHeader("HX-Redirect")) leaving = true;
+  });
+
   // A poll replaces the list: put the keyboard focus back on the same request.
   let focusedId = null;
   document.addEventListener("htmx:beforeSwap", function () {

@@ -1,6 +1,7 @@
 """A reviewer in a real browser approves, rejects, edits and watches requests expire; the agents act on it."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -151,3 +152,30 @@ def test_an_unanswered_request_expires_and_the_agent_gets_its_expiry(reviewer_pa
     assert result["outcome"] == "expired" and result["reviewer"] == "" and not result["approved"]
     page.locator("#tab-activity").click()
     expect(page.locator("#events .event", has_text='"state": "expired"')).to_have_count(1)
+
+
+def pump_until(page, condition, timeout=15.0):
+    """Let Playwright deliver events (route handlers run then) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the browser"
+        page.evaluate("0")
+
+
+def test_a_status_poll_during_the_decision_does_not_keep_the_reviewer_on_the_page(reviewer_page, worker, url):
+    page = reviewer_page
+    handle, req = start_and_wait(deploy_agent, service="search", version="v2.0.0")
+    page.clock.install()  # the page's timers, so the 5 s status poll fires exactly when the test says
+    page.goto(url(f"/requests/{req.id}/"))
+    held = []
+    # The decision is recorded on the server, but its answer reaches the browser only when the test says.
+    page.route("**/decide/", lambda route: held.append((route, route.fetch())))
+    page.get_by_role("button", name="Approve").click()
+    pump_until(page, lambda: held)
+    assert handle.result(timeout=15)["status"] == "deployed"
+    page.clock.run_for(6_000)  # the status poll comes due while the answer is on its way...
+    page.evaluate("0")
+    route, response = held[0]
+    route.fulfill(response=response)
+    expect(page).to_have_url(url("/"))  # ...and must not reload the page: the reviewer is back in the inbox
+    expect(page.locator("#messages")).to_contain_text("You approved")
