@@ -133,7 +133,7 @@ def test_edited_arguments_keep_their_types_show_a_diff_and_drive_the_agent(revie
 def test_an_unanswered_request_expires_and_the_agent_gets_its_expiry(reviewer_page, worker, url):
     page = reviewer_page
     title = "Refund 10 EUR before it expires?"
-    handle, _ = start_and_wait(w.asker, title=title, timeout=4, on_expiry="reject")
+    handle, _ = start_and_wait(w.asker, title=title, timeout=6, on_expiry="reject")
     page.goto(url("/"))
     row = rows(page).filter(has_text=title)
     expect(row.locator("time.countdown")).to_have_text(re.compile(r"^in \ds$"))
