@@ -79,6 +79,8 @@ def _measure(client: Client, url: str, repeats: int = 15) -> tuple[float, int]:
     client.get(url)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
+    # Count now: the log is cleared by the next request, and captured_queries reads it lazily.
+    count = len(queries.captured_queries)
     if response.status_code != 200:
         raise RuntimeError(f"the inbox answered {response.status_code} to a reviewer")
     times = []
@@ -86,4 +88,4 @@ def _measure(client: Client, url: str, repeats: int = 15) -> tuple[float, int]:
         began = time.perf_counter()
         client.get(url)
         times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), len(queries.captured_queries)
+    return statistics.median(times), count

@@ -3,6 +3,8 @@ worker has finished them all. Its lease bounds when the others may start."""
 
 import time
 
+from django.db.models import Count
+
 import durable
 from durable.models import Checkpoint, Status, WorkflowRun
 
@@ -27,7 +29,10 @@ def run(bench: Bench) -> list[Figure]:
                 lambda t=target: marked() >= t, timeout=120, what=f"{target} runs to be in flight", workers=workers
             )
         workers.start(lease=lease)  # the survivor: idle, since the doomed worker holds every run
-        running = WorkflowRun.objects.filter(status=Status.RUNNING).count()
+        states = dict(WorkflowRun.objects.values_list("status").annotate(n=Count("id")))
+        running = states.get(Status.RUNNING, 0)
+        if running < n:
+            raise RuntimeError(f"only {running} of {n} runs were in flight on the worker to kill: {states}")
         workers.kill(doomed)
         killed = time.perf_counter()
         wait_for(
@@ -40,7 +45,7 @@ def run(bench: Bench) -> list[Figure]:
             took,
             "s",
             size=n,
-            note=f"lease {lease:g} s; {running} runs were RUNNING on the killed worker",
+            note=f"lease {lease:g} s; when killed, runs by status: {states}",
             extra={"lease_s": lease},
         )
     ]
