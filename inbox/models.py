@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from durable.models import WorkflowRun
 
+from .fields import OrderedJSONField
+
 # Every agent waits on this one topic, so "who is waiting for a human" is
 # WorkflowRun.objects.waiting(topic=INBOX_TOPIC): one indexed query.
 INBOX_TOPIC = "inbox"
@@ -72,8 +74,9 @@ class Request(models.Model):
     title = models.CharField(max_length=300)
     body_markdown = models.TextField(blank=True, default="")
     action = models.CharField(max_length=255, blank=True, default="")
-    arguments = models.JSONField(default=dict, blank=True)
-    schema = models.JSONField(null=True, blank=True)
+    # JSON text, not jsonb: the reviewer sees the keys in the order the agent gave them.
+    arguments = OrderedJSONField(default=dict, blank=True)
+    schema = OrderedJSONField(null=True, blank=True)
     choices = models.JSONField(default=list, help_text="The decisions the agent accepts.")
     assignee_kind = models.CharField(max_length=8, blank=True, default="", choices=[(USER, "user"), (GROUP, "group")])
     assignee_name = models.CharField(max_length=150, blank=True, default="")
@@ -133,8 +136,8 @@ class DecisionRecord(models.Model):
     choice = models.CharField(max_length=8, choices=Choice.choices)
     reason = models.TextField(blank=True, default="", help_text="Why it was rejected.")
     response = models.TextField(blank=True, default="", help_text="The reviewer's answer to the agent.")
-    arguments_before = models.JSONField(default=dict)
-    arguments_after = models.JSONField(null=True, blank=True, help_text="The reviewer's edit, if any.")
+    arguments_before = OrderedJSONField(default=dict)
+    arguments_after = OrderedJSONField(null=True, blank=True, help_text="The reviewer's edit, if any.")
     shown_digest = models.CharField(max_length=64)
     decided_at = models.DateTimeField(default=timezone.now)
 

@@ -76,8 +76,14 @@ def test_keyboard_walk_through_the_demo_agents(reviewer_page, worker, url, artif
     page.keyboard.press("j")
     page.keyboard.press("e")
     expect(page).to_have_url(url(f"/requests/{order[0].id}/?act=edit"))
-    # (The first input is order_id on SQLite and note on PostgreSQL: jsonb reorders the keys.)
+    # The inputs follow the agent's key order on every database.
     expect(page.locator("#edit-form .field input").first).to_be_focused()
+    assert page.locator("#edit-form .field").evaluate_all("els => els.map(e => e.dataset.key)") == [
+        "order_id",
+        "amount",
+        "currency",
+        "note",
+    ]
     expect(page.locator("#request-body table")).to_be_visible()
     page.screenshot(path=artifacts / "detail.png", full_page=True)
     page.keyboard.press("Escape")

@@ -105,3 +105,24 @@ def test_history_lists_every_request_of_the_run(worker, reviewer_client, reviewe
     html = detail(reviewer_client, second, "?tab=history")
     assert "First question" in html and "Second question" in html
     assert 'data-choice="approve"' in html
+
+
+@pytest.mark.django_db
+def test_arguments_keep_the_agents_key_order_on_every_database(reviewer_client, reviewer, make_request):
+    # jsonb would give "a", "zeta", "amount" (shortest key first); the reviewer must see the agent's order.
+    arguments = {"zeta": 1, "amount": 2, "a": {"yy": True, "b": None}}
+    req = make_request(arguments=arguments, schema={"properties": {"zeta": {}, "a": {}}})
+    html = detail(reviewer_client, req)
+    pretty = html.index("&quot;zeta&quot;"), html.index("&quot;amount&quot;"), html.index("&quot;a&quot;: {")
+    assert list(pretty) == sorted(pretty)
+    assert html.index("&quot;yy&quot;") < html.index("&quot;b&quot;")
+    fields = [html.index(f'name="arg.{key}"') for key in arguments]
+    assert fields == sorted(fields)
+    decide(req.id, reviewer, "edit", arguments={"zeta": 3, "amount": 2, "a": {}})
+    record = type(req).objects.get(id=req.id).decision
+    assert list(record.arguments_before) == ["zeta", "amount", "a"] and list(record.arguments_before["a"]) == [
+        "yy",
+        "b",
+    ]
+    assert list(record.arguments_after) == ["zeta", "amount", "a"]
+    assert list(type(req).objects.get(id=req.id).schema["properties"]) == ["zeta", "a"]
