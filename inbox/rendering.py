@@ -36,18 +36,6 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
 
 
-def stored_text(text: str | None, limit: int = 2000) -> str:
-    """A value the engine stored (jsonpickle text), shown as JSON without ever decoding it to objects."""
-    if text is None:
-        return ""
-    try:
-        value = json.loads(text)
-        shown = value if isinstance(value, str) else pretty_json(value)
-    except ValueError:
-        shown = text
-    return shown if len(shown) <= limit else shown[:limit] + " … (truncated)"
-
-
 @dataclass(frozen=True)
 class Change:
     key: str

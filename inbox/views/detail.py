@@ -7,10 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
-import durable
-from durable.models import Checkpoint, StepKind, WorkflowRun
-
-from .. import rendering
+from .. import activity, rendering
 from ..forms import FieldArgumentsForm, JsonArgumentsForm
 from ..models import Request
 from ..reviewers import may_decide
@@ -57,22 +54,7 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
     }
     context.update(extra)
     if context["tab"] == "activity":
-        context.update(activity(req))
+        context.update(activity.activity(req))
     if context["tab"] == "history":
         context["history"] = Request.objects.filter(run_id=req.run_id).select_related("decision").order_by("created_at")
     return context
-
-
-def activity(req: Request) -> dict[str, Any]:
-    """The agent's steps and progress events, read from the engine (shown as JSON, never decoded)."""
-    run = WorkflowRun.objects.filter(id=req.run_id).first()
-    steps = [{"cp": cp, "output": _shown_output(cp)} for cp in (run.checkpoints.all() if run else [])]
-    events = [{"event": e, "value": rendering.stored_text(e.value, 600)} for e in durable.event_history(req.run_id)]
-    return {"run": run, "steps": steps, "events": events}
-
-
-def _shown_output(cp: Checkpoint) -> str:
-    # A clock reading or an event's acknowledgement says nothing to a reviewer (events are listed apart).
-    if cp.error is None and cp.kind in (StepKind.NOW, StepKind.SET_EVENT, StepKind.SLEEP):
-        return ""
-    return rendering.stored_text(cp.error if cp.error is not None else cp.output, 600)

@@ -1,10 +1,15 @@
 """The request page: the agent's markdown and arguments, its activity from the engine, the history."""
 
+import json
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from durable import serialization
+from inbox.activity import plain, shown
 from inbox.deciding import decide
 from inbox.models import RequestStatus
 from tests.inbox import workflows as w
@@ -92,6 +97,29 @@ def test_activity_shows_the_agents_steps_and_progress_events(worker, reviewer_cl
         assert f"<code>{step}</code>" in html
     assert "Looking up order A-1234" in html and "Waiting for a reviewer" in html
     assert "waiting…" in html  # the recv the run is parked in
+    # For a reviewer: the model's reply as its fields, no engine tags, no bookkeeping rows.
+    assert "py/" not in html and "&quot;tool&quot;: &quot;issue_refund&quot;" in html
+    assert 'data-kind="now"' not in html and 'data-kind="set_event"' not in html
+    assert "bookkeeping operations (clock readings, progress events) not shown" in html
+    # The inbox's progress event as "field: value" lines, not a JSON dict.
+    assert f"<dt>request_id</dt><dd>{req.id}</dd>" in html and "<dt>state</dt><dd>waiting</dd>" in html
+
+
+@dataclass
+class Sample:
+    text: str
+    pair: tuple
+
+
+def test_activity_shows_engine_values_without_jsonpickle_tags():
+    value = {"reply": Sample("hi", (1, 2)), "amount": Decimal("10.50"), "py/odd": {1: "one"}}
+    assert plain(json.loads(serialization.dumps(value))) == {
+        "reply": {"text": "hi", "pair": [1, 2]},
+        "amount": "Decimal(10.50)",
+        "py/odd": {"1": "one"},
+    }
+    assert shown(serialization.dumps_exception(ValueError("no such order"))) == "ValueError(no such order)"
+    assert shown(serialization.dumps("<b>plain text</b>")) == "<b>plain text</b>"  # the template escapes it
 
 
 @pytest.mark.django_db(transaction=True)
