@@ -1,9 +1,11 @@
 """Small display helpers for the inbox templates."""
 
-from datetime import datetime
+import functools
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from .. import rendering
 
@@ -34,9 +36,26 @@ def _span(seconds: int) -> str:
 
 
 @register.filter
-def short_agent(name: str) -> str:
-    """A workflow's name without its module path."""
-    return name.rsplit(".", 1)[-1].replace("_", " ")
+def agent_label(name: str) -> str:
+    """A demo agent's display name ("Refund"); any other workflow by its full name (dots and all)."""
+    return _demo_labels().get(name, name)
+
+
+@functools.cache
+def _demo_labels() -> dict[str, str]:
+    from ..agents import KINDS, workflow_of
+
+    return {workflow_of(kind).name: found.label for kind, found in KINDS.items()}
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "just now" under a minute, else Django's "3 minutes ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"
 
 
 @register.filter

@@ -154,3 +154,13 @@ def test_arguments_keep_the_agents_key_order_on_every_database(reviewer_client, 
     ]
     assert list(record.arguments_after) == ["zeta", "amount", "a"]
     assert list(type(req).objects.get(id=req.id).schema["properties"]) == ["zeta", "a"]
+
+
+@pytest.mark.django_db
+def test_the_header_reads_naturally(reviewer_client, make_request):
+    req = make_request(agent="billing.v2.refund_agent", status=RequestStatus.EXPIRED)
+    html = detail(reviewer_client, req)
+    assert ">just now</time>" in html and "0 minutes" not in html
+    assert 'id="request-agent">billing.v2.refund_agent<' in html  # not cut at its last dot
+    assert "UTC</time>;\n        when it passes" in html  # no stray space before the semicolon
+    assert 'id="request-agent">Refund<' in detail(reviewer_client, make_request(agent="refund_agent"))

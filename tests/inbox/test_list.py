@@ -69,7 +69,7 @@ def test_filter_by_agent_and_assigned_to_me(reviewer_client, reviewer, make_requ
     make_request(agent="email_agent", assignee_kind="user", assignee_name="bob")
     by_agent = reviewer_client.get(LIST + "?agent=deploy_agent").content.decode()
     assert sorted(rows(by_agent)) == sorted([str(deploy.id), str(mine.id)])
-    assert '<option value="refund_agent">refund agent</option>' in by_agent
+    assert '<option value="refund_agent">Refund</option>' in by_agent
     assert 'id="tab-waiting" data-count="2"' in by_agent
     assigned = reviewer_client.get(LIST + "?mine=1").content.decode()
     assert sorted(rows(assigned)) == sorted([str(mine.id), str(ours.id)])
