@@ -206,19 +206,18 @@ def cancel(workflow_id: str) -> None:
         _wake_parent(workflow_id)
 
 
-def finish_run(run_id: str, owner: str, **fields: Any) -> bool:
-    """Record a run's end (called by the worker holding it) and wake a parent waiting on it."""
+def finish_run(run_id: str, owner: str, parent_id: str | None, **fields: Any) -> bool:
+    """Record a run's end (called by the worker holding it) and wake a parent waiting on it.
+    Without a parent this is one autocommitted statement."""
+    ended = WorkflowRun.objects.using(replay.db()).filter(id=run_id, status=Status.RUNNING, lease_owner=owner)
+    values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields)
+    if not parent_id:
+        return bool(ended.update(**values))
     with transaction.atomic(using=replay.db()):
-        ended = (
-            WorkflowRun.objects.using(replay.db())
-            .filter(id=run_id, status=Status.RUNNING, lease_owner=owner)
-            .update(
-                ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields
-            )
-        )
-        if ended:
-            _wake_parent(run_id)
-    return bool(ended)
+        done = bool(ended.update(**values))
+        if done and replay.lock_run(parent_id) and replay.wake(parent_id, child_topic(run_id)):
+            notify.workers_after_commit()
+    return done
 
 
 def _wake_parent(run_id: str) -> None:

@@ -1,10 +1,13 @@
 """Engine settings: every ``DURABLE_*`` setting with its default, in one place."""
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 from django.db import connections
+from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
     # Threads per worker process that execute runs.
@@ -40,7 +43,14 @@ class DurableSettings:
         return self.USE_NOTIFY and connections[self.DATABASE].vendor == "postgresql"
 
 
+@functools.cache
 def get_settings() -> DurableSettings:
-    """Read the settings now (not at import), so tests' ``override_settings`` work."""
+    """The settings, read on first use (not at import) and again after ``override_settings``."""
     values = {f.name: getattr(django_settings, f"DURABLE_{f.name}", DEFAULTS[f.name]) for f in fields(DurableSettings)}
     return DurableSettings(**values)
+
+
+@receiver(setting_changed)
+def _reread(setting: str, **kwargs: Any) -> None:
+    if setting.startswith("DURABLE_"):
+        get_settings.cache_clear()

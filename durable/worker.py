@@ -37,6 +37,7 @@ CLAIM_FIELDS = (
     "max_recovery_attempts",
     "started_at",
     "forked_from",
+    "parent_id",
 )
 
 

@@ -25,7 +25,8 @@ class Filters:
         tab = query.get("tab", "waiting")
         return cls(
             tab=tab if tab in TABS else "waiting",
-            agent=query.get("agent", "")[:255],
+            # No agent name holds a NUL, and PostgreSQL refuses one in a query: drop them.
+            agent=query.get("agent", "").replace("\x00", "")[:255],
             mine=query.get("mine") in ("1", "on", "true"),
             page=query.get("page", "1"),
         )

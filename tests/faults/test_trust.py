@@ -2,7 +2,6 @@
 URL fails ``test_every_url_is_classified`` until it is given its expected behaviour here."""
 
 import json
-import os
 import re
 import uuid
 from datetime import timedelta
@@ -160,15 +159,7 @@ def test_a_post_without_csrf_token_is_403_and_changes_nothing(world):
     assert client.get(reverse("inbox:list")).status_code == 200, "still signed in: logout needed its token too"
 
 
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-# PostgreSQL refuses NUL in text, and the run admin passes its string primary key straight to a
-# query: a 500 instead of "doesn't exist". Strict: remove the mark once durable/admin.py handles it.
-NUL_BUG = pytest.mark.xfail(ON_POSTGRES, reason="NUL byte in a run id is a 500 on PostgreSQL", strict=True)
-
-
-@pytest.mark.parametrize(
-    "bad_id", [str(uuid.UUID(int=0)), "not-a-uuid", "1234", "../../admin", pytest.param("%00", marks=NUL_BUG)]
-)
+@pytest.mark.parametrize("bad_id", [str(uuid.UUID(int=0)), "not-a-uuid", "1234", "../../admin", "%00"])
 def test_unknown_or_malformed_ids_are_404(client, world, bad_id):
     client.force_login(world["superuser"])
     for name in ("detail", "status", "decide", "edit"):
@@ -190,7 +181,7 @@ def test_unknown_or_malformed_ids_are_404(client, world, bad_id):
         "page=99999999999999999999",
         "mine=maybe",
         "agent=" + "a" * 5000,
-        pytest.param("agent=%00", marks=pytest.mark.xfail(ON_POSTGRES, reason="NUL filter is a 500", strict=True)),
+        "agent=%00",
         "agent=%ff%fe",
     ],
 )
