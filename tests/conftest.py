@@ -14,6 +14,7 @@ from django.db import connection, connections
 from durable.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
+(ROOT / "var").mkdir(exist_ok=True)  # the SQLite test database lives there (settings.py)
 
 
 def is_postgres() -> bool:
