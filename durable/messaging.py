@@ -96,6 +96,7 @@ def _consume(ctx: RunContext, seq: int, topic: str, cp: Any) -> tuple[bool, Any]
         msg = _pending(ctx.run_id, topic).order_by("id").only("id", "body").first()
         if msg is None:
             return False, None
+        replay.relaxed_commit()
         _pending(ctx.run_id, topic).filter(id=msg.id).update(consumed_at=timezone.now(), consumed_seq=seq)
         _complete(ctx, seq, StepKind.RECV, topic, cp, msg.body)
     return True, serialization.loads(msg.body)

@@ -140,6 +140,7 @@ def park(ctx: RunContext, topic: str | None, deadline: datetime | None, ready: A
     already arrived. Runs under the run's row lock, which ``wake`` also takes, so a wake-up
     between the check and the park cannot be lost. Returns only if ``ready()`` was true."""
     with transaction.atomic(using=db()):
+        relaxed_commit()
         held = (
             WorkflowRun.objects.using(db())
             .select_for_update()
@@ -176,3 +177,17 @@ def lock_run(run_id: str) -> tuple[str, str | None] | None:
         .first()
     )
     return row
+
+
+def relaxed_commit() -> None:
+    """Let this transaction commit without waiting for the disk flush (PostgreSQL).
+
+    Only for the engine's own bookkeeping that a database crash may lose without harm: a
+    claim, a park, a consumed message. Losing one puts the run back where it was before, and
+    replay repeats it. Anything the outside world can see (a start, a send, a step's result
+    reported onward) is a normal commit, and a normal commit also flushes every commit before it.
+    """
+    conn = connections[db()]
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -24,6 +24,7 @@ from .models import Status, WorkflowRun
 from .notify import Listener
 from .queues import is_known, limited_queues
 from .registry import resolve
+from .replay import relaxed_commit
 
 logger = logging.getLogger("durable.worker")
 
@@ -225,6 +226,7 @@ class Worker:
                 runs += pick(runs_qs.enqueued(now), limit - len(runs))
             if not runs:
                 return []
+            relaxed_commit()
             ids = [r.id for r in runs]
             runs_qs.filter(id__in=ids).update(
                 status=Status.RUNNING,
