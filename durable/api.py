@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from . import context, notify, replay, serialization
@@ -150,21 +150,48 @@ def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priori
         ready_at=timezone.now(),
         max_recovery_attempts=wf.max_recovery_attempts or get_settings().MAX_RECOVERY_ATTEMPTS,
     )
-    try:
-        with transaction.atomic(using=replay.db()):
-            run.save(using=replay.db(), force_insert=True)
-    except IntegrityError:
+    if not _inserted(run):
         existing = WorkflowRun.objects.using(replay.db()).filter(id=run_id).values_list("name", flat=True).first()
         if existing is None:
-            raise
+            raise WorkflowNotFound(f"Workflow run {run_id!r} was neither created nor found; try again.")
         if existing != wf.name:
             raise WorkflowConflict(
                 f"Workflow id {run_id!r} is already used by a run of {existing}, so it cannot start "
                 f"{wf.name}. Use another workflow_id."
-            ) from None
-        return run_id
-    notify.workers_after_commit()
+            )
     return run_id
+
+
+_INSERT_RUN = """
+    WITH ins AS (
+        INSERT INTO durable_workflowrun
+            (id, name, target, status, queue, priority, inputs, error_message, traceback, parent_id,
+             forked_from, ready_at, lease_owner, recovery_attempts, max_recovery_attempts, created_at, updated_at)
+        VALUES (%s, %s, %s, 'ENQUEUED', %s, %s, %s, '', '', %s, '', %s, '', 0, %s, %s, %s)
+        ON CONFLICT (id) DO NOTHING RETURNING id
+    )
+    SELECT id{notify} FROM ins
+"""
+
+
+def _inserted(run: WorkflowRun) -> bool:
+    """Insert a new run and wake the workers; False if the id exists. On PostgreSQL this is
+    one statement (insert, conflict check and NOTIFY), as it is what every start costs."""
+    conn = connections[replay.db()]
+    if conn.vendor != "postgresql":
+        try:
+            with transaction.atomic(using=replay.db()):
+                run.save(using=replay.db(), force_insert=True)
+        except IntegrityError:
+            return False
+        notify.workers_after_commit()
+        return True
+    sql = _INSERT_RUN.format(notify=f", pg_notify('{notify.CHANNEL}', '')" if get_settings().notify_enabled else "")
+    params: list[Any] = [run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.ready_at,
+              run.max_recovery_attempts, run.created_at, run.created_at]  # fmt: skip
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def retrieve(workflow_id: str) -> WorkflowHandle[Any]:
