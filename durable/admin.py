@@ -84,6 +84,16 @@ class ForkForm(forms.Form):
     from_step = forms.IntegerField(min_value=0, help_text="Checkpoints before this operation number are reused.")
 
 
+SECTIONS: list[tuple[str | None, tuple[str, ...]]] = [
+    (None, ("id", "name", "target", "status", "queue", "priority", "parent", "forked_from")),
+    ("Data", ("shown_inputs", "shown_output", "error_message", "shown_traceback")),
+    ("Waiting and execution", (
+        "wait_topic", "wait_until", "lease_owner", "recovery_attempts", "max_recovery_attempts",
+        "created_at", "started_at", "finished_at", "fork_link",
+    )),
+]  # fmt: skip
+
+
 @admin.register(WorkflowRun)
 class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("id", "name", "status", "queue", "wait_topic", "wait_until", "created_at", "finished_at")
@@ -92,49 +102,8 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     date_hierarchy = "created_at"
     inlines = (CheckpointInline, MessageInline, EventInline)
     actions = ("cancel_runs", "resume_runs")
-    readonly_fields = (
-        "id",
-        "name",
-        "target",
-        "status",
-        "queue",
-        "priority",
-        "shown_inputs",
-        "shown_output",
-        "error_message",
-        "shown_traceback",
-        "parent",
-        "forked_from",
-        "wait_topic",
-        "wait_until",
-        "lease_owner",
-        "recovery_attempts",
-        "max_recovery_attempts",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "fork_link",
-    )
-    fieldsets = (
-        (None, {"fields": ("id", "name", "target", "status", "queue", "priority", "parent", "forked_from")}),
-        ("Data", {"fields": ("shown_inputs", "shown_output", "error_message", "shown_traceback")}),
-        (
-            "Waiting and execution",
-            {
-                "fields": (
-                    "wait_topic",
-                    "wait_until",
-                    "lease_owner",
-                    "recovery_attempts",
-                    "max_recovery_attempts",
-                    "created_at",
-                    "started_at",
-                    "finished_at",
-                    "fork_link",
-                )
-            },
-        ),
-    )
+    fieldsets = [(title, {"fields": names}) for title, names in SECTIONS]
+    readonly_fields = [name for _, names in SECTIONS for name in names]  # history is never edited
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,9 +1,5 @@
 """Shared fixtures: an in-process worker, real worker subprocesses, and the test database URL."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections
 
+from durable.testing import WorkerProcesses
 from durable.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,53 +50,9 @@ def ledger(tmp_path, monkeypatch) -> Path:
     return path
 
 
-class WorkerProcesses:
-    """Starts ``manage.py durable_worker`` subprocesses against the test database."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.log_dir = log_dir
-
-    def start(
-        self, *extra: str, concurrency: int = 8, poll: float = 0.1, lease: float = 3.0
-    ) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"}
-        log = (self.log_dir / f"worker-{len(self.procs)}.log").open("wb")
-        cmd = [
-            sys.executable,
-            "manage.py",
-            "durable_worker",
-            f"--concurrency={concurrency}",
-            f"--poll-interval={poll}",
-            f"--lease={lease}",
-            *extra,
-        ]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log")))
-
-
 @pytest.fixture
 def worker_processes(transactional_db, tmp_path) -> Iterator[WorkerProcesses]:
-    procs = WorkerProcesses(tmp_path)
+    procs = WorkerProcesses(test_database_url(), tmp_path, ROOT)
     yield procs
     procs.stop_all()
     connections.close_all()
