@@ -16,6 +16,7 @@ from django.db import close_old_connections, connections, transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
+from . import claims
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
@@ -203,6 +204,10 @@ class Worker:
     ) -> list[WorkflowRun]:
         now = timezone.now()
         runs_qs = WorkflowRun.objects.using(self.alias)
+        if global_cap is None and connections[self.alias].vendor == "postgresql":
+            runs = claims.claim(self.alias, self.id, now, now + self.lease, limit, only, self.queues, exclude)
+            self._log_recoveries(runs)
+            return runs
 
         def pick(qs: Any, n: int) -> list[WorkflowRun]:
             if only is not None:
@@ -242,8 +247,13 @@ class Worker:
         for r in runs:
             if r.status == Status.RUNNING:
                 r.recovery_attempts += 1
-                logger.info("recovering workflow run %s from a dead worker", r.id)
+        self._log_recoveries(runs)
         return runs
+
+    def _log_recoveries(self, runs: list[WorkflowRun]) -> None:
+        for r in runs:
+            if r.status == Status.RUNNING:
+                logger.info("recovering workflow run %s from a dead worker", r.id)
 
     def _lock_queue(self, name: str) -> None:
         """Serialize claims on a queue with a global limit across workers (SQLite is serial anyway)."""
