@@ -227,28 +227,29 @@ def cancel(workflow_id: str) -> None:
             raise WorkflowNotFound(f"Cannot cancel workflow run {workflow_id!r}: there is no such run.")
         if row[0] in TERMINAL:
             return
-        WorkflowRun.objects.using(replay.db()).filter(id=workflow_id).update(
+        runs = WorkflowRun.objects.using(replay.db()).filter(id=workflow_id)
+        runs.update(
             status=Status.CANCELLED, ready_at=None, wait_topic=None, wait_until=None, lease_owner="", finished_at=now
         )
-        _wake_parent(workflow_id)
+        _wake_parent(workflow_id, runs.values_list("parent_id", flat=True).first())
 
 
 def finish_run(run_id: str, owner: str, parent_id: str | None, **fields: Any) -> bool:
     """Record a run's end (called by the worker holding it) and wake a parent waiting on it.
     Without a parent this is one autocommitted statement."""
-    ended = WorkflowRun.objects.using(replay.db()).filter(id=run_id, status=Status.RUNNING, lease_owner=owner)
+    ended = WorkflowRun.objects.using(replay.db()).filter(id=run_id).held_by(owner)
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields)
     if not parent_id:
         return bool(ended.update(**values))
     with transaction.atomic(using=replay.db()):
         done = bool(ended.update(**values))
-        if done and replay.lock_run(parent_id) and replay.wake(parent_id, child_topic(run_id)):
-            notify.workers_after_commit()
+        if done:
+            _wake_parent(run_id, parent_id)
     return done
 
 
-def _wake_parent(run_id: str) -> None:
-    parent_id = WorkflowRun.objects.using(replay.db()).filter(id=run_id).values_list("parent_id", flat=True).first()
+def _wake_parent(run_id: str, parent_id: str | None) -> None:
+    """Wake the parent if it is parked waiting for this child (inside the caller's transaction)."""
     if parent_id and replay.lock_run(parent_id) and replay.wake(parent_id, child_topic(run_id)):
         notify.workers_after_commit()
 

@@ -67,7 +67,7 @@ def _fail(run: WorkflowRun, ctx: RunContext, exc: BaseException, trace: str) -> 
 def _interrupted(run: WorkflowRun, ctx: RunContext, reason: str) -> str:
     if reason == "draining":
         # Hand the run back so any worker picks it up at once, instead of after the lease.
-        WorkflowRun.objects.using(replay.db()).filter(id=run.id, status=Status.RUNNING, lease_owner=ctx.owner).update(
+        WorkflowRun.objects.using(replay.db()).filter(id=run.id).held_by(ctx.owner).update(
             status=Status.ENQUEUED,
             lease_owner="",
             ready_at=timezone.now(),

@@ -35,6 +35,10 @@ class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
             qs = qs.filter(wait_topic=topic)
         return qs.order_by(models.F("wait_until").asc(nulls_last=True), "created_at")
 
+    def held_by(self, owner: str) -> "WorkflowRunQuerySet":
+        """Runs a worker (``owner``) is executing under its lease: not cancelled, not taken over."""
+        return self.filter(status=Status.RUNNING, lease_owner=owner)
+
     def with_status(self, *statuses: str) -> "WorkflowRunQuerySet":
         return self.filter(status__in=statuses)
 

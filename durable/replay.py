@@ -98,9 +98,7 @@ def _insert_checked(ctx: RunContext, cp: Checkpoint) -> bool:
     conn = connections[db()]
     if conn.vendor != "postgresql":
         cp.save(using=db(), force_insert=True)
-        return (
-            WorkflowRun.objects.using(db()).filter(id=ctx.run_id, status=Status.RUNNING, lease_owner=ctx.owner).exists()
-        )
+        return WorkflowRun.objects.using(db()).filter(id=ctx.run_id).held_by(ctx.owner).exists()
     params: list[Any] = [
         cp.run_id,
         cp.seq,
@@ -141,12 +139,7 @@ def park(ctx: RunContext, topic: str | None, deadline: datetime | None, ready: A
     between the check and the park cannot be lost. Returns only if ``ready()`` was true."""
     with transaction.atomic(using=db()):
         relaxed_commit()
-        held = (
-            WorkflowRun.objects.using(db())
-            .select_for_update()
-            .filter(id=ctx.run_id, status=Status.RUNNING, lease_owner=ctx.owner)
-            .exists()
-        )
+        held = WorkflowRun.objects.using(db()).select_for_update().filter(id=ctx.run_id).held_by(ctx.owner).exists()
         if not held:
             raise Interrupt("lease lost or run cancelled")
         if ready is not None and ready():

@@ -282,7 +282,7 @@ class Worker:
             ids = list(self.inflight)
         if not ids:
             return
-        runs = WorkflowRun.objects.using(self.alias).filter(id__in=ids, status=Status.RUNNING, lease_owner=self.id)
+        runs = WorkflowRun.objects.using(self.alias).filter(id__in=ids).held_by(self.id)
         runs.update(ready_at=timezone.now() + self.lease)
         held = set(runs.values_list("id", flat=True))
         with self.lock:
