@@ -7,8 +7,6 @@ from pathlib import Path
 
 import durable
 
-LEDGER = os.environ.get("DURABLE_TEST_LEDGER", "")
-
 
 def ledger(entry: str) -> None:
     """Append a side effect to the ledger file, so tests can count how often a step ran."""

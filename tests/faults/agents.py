@@ -8,18 +8,9 @@ ran twice for no reason.
 import os
 import random
 import time
-from pathlib import Path
 
 import durable
-
-
-def ledger_line(entry: str) -> None:
-    path = os.environ.get("DURABLE_TEST_LEDGER")
-    if path:
-        with Path(path).open("a") as f:
-            f.write(entry + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+from tests.workflows import ledger as ledger_line
 
 
 def side_effect(label: str, pause: float = 0.1) -> None:
