@@ -59,11 +59,6 @@ def ago(moment: datetime | None) -> str:
 
 
 @register.filter
-def get_item(mapping: dict[str, int], key: str) -> int:
-    return mapping.get(key, 0)
-
-
-@register.filter
 def pretty_json(value: object) -> str:
     """Indented JSON text; the template escapes it like any other text."""
     return rendering.pretty_json(value)

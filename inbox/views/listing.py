@@ -5,7 +5,6 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from .. import listing
-from ..agents import KINDS
 from .access import HtmxHttpRequest, reviewer_required
 
 
@@ -13,13 +12,13 @@ from .access import HtmxHttpRequest, reviewer_required
 @reviewer_required
 def inbox_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = listing.Filters.from_query(request.GET)
+    tabs = listing.tabs(filters, request.user)
+    current = next(tab for tab in tabs if tab.name == filters.tab)
     context = {
         "filters": filters,
-        "page": listing.page(filters, request.user),
-        "counts": listing.counts(filters, request.user),
+        "page": listing.page(filters, current, request.user),
+        "tabs": tabs,
         "agents": listing.agents(),
-        "kinds": KINDS,
-        "tabs": listing.TABS,
     }
     polling = request.htmx and not request.htmx.boosted
     return render(request, "inbox/list.html#results" if polling else "inbox/list.html", context)
