@@ -5,10 +5,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import context, notify, replay, serialization
+from . import context, notify, pgsql, replay, serialization
 from .conf import get_settings
 from .exceptions import (
     NotInWorkflow,
@@ -162,23 +162,10 @@ def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priori
     return run_id
 
 
-_INSERT_RUN = """
-    WITH ins AS (
-        INSERT INTO durable_workflowrun
-            (id, name, target, status, queue, priority, inputs, error_message, traceback, parent_id,
-             forked_from, ready_at, lease_owner, recovery_attempts, max_recovery_attempts, created_at, updated_at)
-        VALUES (%s, %s, %s, 'ENQUEUED', %s, %s, %s, '', '', %s, '', %s, '', 0, %s, %s, %s)
-        ON CONFLICT (id) DO NOTHING RETURNING id
-    )
-    SELECT id{notify} FROM ins
-"""
-
-
 def _inserted(run: WorkflowRun) -> bool:
     """Insert a new run and wake the workers; False if the id exists. On PostgreSQL this is
     one statement (insert, conflict check and NOTIFY), as it is what every start costs."""
-    conn = connections[replay.db()]
-    if conn.vendor != "postgresql":
+    if not pgsql.enabled(replay.db()):
         try:
             with transaction.atomic(using=replay.db()):
                 run.save(using=replay.db(), force_insert=True)
@@ -186,12 +173,7 @@ def _inserted(run: WorkflowRun) -> bool:
             return False
         notify.workers_after_commit()
         return True
-    sql = _INSERT_RUN.format(notify=f", pg_notify('{notify.CHANNEL}', '')" if get_settings().notify_enabled else "")
-    params: list[Any] = [run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.ready_at,
-              run.max_recovery_attempts, run.created_at, run.created_at]  # fmt: skip
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+    return pgsql.insert_run(replay.db(), run)
 
 
 def retrieve(workflow_id: str) -> WorkflowHandle[Any]:
@@ -237,15 +219,21 @@ def cancel(workflow_id: str) -> None:
 def finish_run(run_id: str, owner: str, parent_id: str | None, **fields: Any) -> bool:
     """Record a run's end (called by the worker holding it) and wake a parent waiting on it.
     Without a parent this is one autocommitted statement."""
-    ended = WorkflowRun.objects.using(replay.db()).filter(id=run_id).held_by(owner)
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields)
     if not parent_id:
-        return bool(ended.update(**values))
+        return _update_held(run_id, owner, values)
     with transaction.atomic(using=replay.db()):
-        done = bool(ended.update(**values))
+        done = _update_held(run_id, owner, values)
         if done:
             _wake_parent(run_id, parent_id)
     return done
+
+
+def _update_held(run_id: str, owner: str, values: dict[str, Any]) -> bool:
+    """Update the run if ``owner`` still holds it (a prepared statement on PostgreSQL)."""
+    if not pgsql.enabled(replay.db()):
+        return bool(WorkflowRun.objects.using(replay.db()).filter(id=run_id).held_by(owner).update(**values))
+    return pgsql.update_held(replay.db(), run_id, owner, values)
 
 
 def _wake_parent(run_id: str, parent_id: str | None) -> None:

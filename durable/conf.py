@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "IMPORTS": [],
     # Database alias the engine uses.
     "DATABASE": "default",
+    # PostgreSQL: prepare the engine's hot statements on each connection. False behind a
+    # transaction-mode pooler that cannot keep them (PgBouncer before 1.21).
+    "PREPARED_STATEMENTS": True,
 }
 
 
@@ -37,6 +40,7 @@ class DurableSettings:
     MAX_RECOVERY_ATTEMPTS: int
     IMPORTS: list[str]
     DATABASE: str
+    PREPARED_STATEMENTS: bool
 
     @property
     def notify_enabled(self) -> bool:

@@ -4,13 +4,13 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import context, notify, replay, serialization
-from .context import RunContext
+from . import context, notify, pgsql, replay, serialization
+from .context import Interrupt, RunContext
 from .exceptions import WorkflowNotFound
-from .models import Event, Message, StepKind
+from .models import Checkpoint, Event, Message, StepKind
 
 Duration = float | int | timedelta
 
@@ -29,6 +29,8 @@ def send(workflow_id: str, message: Any, topic: str = "", idempotency_key: str |
     body = serialization.dumps(message, "The message")
     ctx = context.get()
     if ctx is None:
+        if pgsql.enabled(replay.db()):
+            return _deliver(workflow_id, topic, body, idempotency_key, sender="")  # one statement
         with transaction.atomic(using=replay.db()):
             return _deliver(workflow_id, topic, body, idempotency_key, sender="")
     seq, cp = replay.next_op(ctx, StepKind.SEND, topic)
@@ -42,12 +44,22 @@ def send(workflow_id: str, message: Any, topic: str = "", idempotency_key: str |
 
 
 def _deliver(workflow_id: str, topic: str, body: str, key: str | None, sender: str) -> bool:
-    row = replay.lock_run(workflow_id)
-    if row is None:
+    if pgsql.enabled(replay.db()):
+        delivered = pgsql.deliver(replay.db(), workflow_id, topic, body, key, sender, timezone.now())
+    else:
+        delivered = _deliver_orm(workflow_id, topic, body, key, sender)
+    if delivered is None:
         raise WorkflowNotFound(
             f"Cannot send to workflow run {workflow_id!r}: there is no such run. Start it first "
             "(durable.start) or check the id."
         )
+    return delivered
+
+
+def _deliver_orm(workflow_id: str, topic: str, body: str, key: str | None, sender: str) -> bool | None:
+    row = replay.lock_run(workflow_id)
+    if row is None:
+        return None
     msgs = Message.objects.using(replay.db())
     if key is not None and msgs.filter(destination_id=workflow_id, idempotency_key=key).exists():
         return False
@@ -92,6 +104,9 @@ def _pending(run_id: str, topic: str) -> Any:
 
 
 def _consume(ctx: RunContext, seq: int, topic: str, cp: Any) -> tuple[bool, Any]:
+    """Take the oldest pending message on ``topic`` as the outcome of the recv at ``seq``."""
+    if pgsql.enabled(replay.db()):
+        return _consume_pg(ctx, seq, topic, cp)
     with transaction.atomic(using=replay.db()):
         msg = _pending(ctx.run_id, topic).order_by("id").only("id", "body").first()
         if msg is None:
@@ -100,6 +115,21 @@ def _consume(ctx: RunContext, seq: int, topic: str, cp: Any) -> tuple[bool, Any]
         _pending(ctx.run_id, topic).filter(id=msg.id).update(consumed_at=timezone.now(), consumed_seq=seq)
         _complete(ctx, seq, StepKind.RECV, topic, cp, msg.body)
     return True, serialization.loads(msg.body)
+
+
+def _consume_pg(ctx: RunContext, seq: int, topic: str, cp: Checkpoint | None) -> tuple[bool, Any]:
+    if cp is None:
+        cp = Checkpoint(run_id=ctx.run_id, seq=seq, kind=StepKind.RECV, name=topic)
+    try:
+        body, written = pgsql.consume(replay.db(), cp, ctx.owner, timezone.now())
+    except IntegrityError:
+        raise Interrupt("lease lost: another worker recorded this step") from None
+    if body is None:
+        return False, None
+    if not written:
+        raise Interrupt("lease lost or run cancelled")
+    ctx.checkpoints[seq] = cp
+    return True, serialization.loads(body)
 
 
 def _complete(ctx: RunContext, seq: int, kind: str, name: str, cp: Any, output: str) -> None:

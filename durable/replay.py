@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from . import serialization
+from . import pgsql, serialization
 from .conf import get_settings
 from .context import Interrupt, Park, RunContext
 from .exceptions import NonDeterminismError
@@ -80,44 +80,13 @@ def record(
     return cp
 
 
-_CHECKED_INSERT = """
-    WITH ins AS (
-        INSERT INTO durable_checkpoint
-            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
-    )
-    SELECT (SELECT id FROM ins), EXISTS (
-        SELECT 1 FROM durable_workflowrun WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s
-    )
-"""
-
-
 def _insert_checked(ctx: RunContext, cp: Checkpoint) -> bool:
     """Insert ``cp`` and tell whether the run is still held: one round trip on PostgreSQL,
     where this is the per-step cost that matters."""
-    conn = connections[db()]
-    if conn.vendor != "postgresql":
+    if not pgsql.enabled(db()):
         cp.save(using=db(), force_insert=True)
         return WorkflowRun.objects.using(db()).filter(id=ctx.run_id).held_by(ctx.owner).exists()
-    params: list[Any] = [
-        cp.run_id,
-        cp.seq,
-        cp.kind,
-        cp.name,
-        cp.output,
-        cp.error,
-        cp.deadline,
-        cp.attempts,
-        cp.started_at,
-        cp.finished_at,
-        ctx.run_id,
-        ctx.owner,
-    ]
-    with conn.cursor() as cursor:
-        cursor.execute(_CHECKED_INSERT, params)
-        cp.pk, held = cursor.fetchone()
-    cp._state.adding = False
-    return bool(held)
+    return pgsql.insert_checkpoint(db(), cp, ctx.owner)
 
 
 def finish(ctx: RunContext, cp: Checkpoint, output: str | None) -> None:

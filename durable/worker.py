@@ -6,6 +6,7 @@ import queue
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,7 +17,7 @@ from django.db import close_old_connections, connections, transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from . import claims
+from . import pgsql
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
@@ -143,7 +144,7 @@ class Worker:
         return len(runs)
 
     def _execute(self, run: WorkflowRun, ctx: RunContext) -> str:
-        close_old_connections()
+        _reuse_connection(self.alias)
         try:
             outcome = execute(run, ctx)
             if outcome == "parked" and ctx.parked_until is not None:
@@ -156,6 +157,7 @@ class Worker:
             with self.lock:
                 self.inflight.pop(run.id, None)
             close_old_connections()
+            _local.finished = time.monotonic()
             self.wake.set()  # a thread is free: look for more work
 
     # --- claiming --------------------------------------------------------------------
@@ -204,8 +206,8 @@ class Worker:
     ) -> list[WorkflowRun]:
         now = timezone.now()
         runs_qs = WorkflowRun.objects.using(self.alias)
-        if global_cap is None and connections[self.alias].vendor == "postgresql":
-            runs = claims.claim(self.alias, self.id, now, now + self.lease, limit, only, self.queues, exclude)
+        if global_cap is None and pgsql.enabled(self.alias):
+            runs = pgsql.claim(self.alias, self.id, now, now + self.lease, limit, only, self.queues, exclude)
             self._log_recoveries(runs)
             return runs
 
@@ -293,6 +295,18 @@ class Worker:
     def note_deadline(self, when: Any) -> None:
         if self.next_deadline is None or when < self.next_deadline:
             self.next_deadline = when
+
+
+_local = threading.local()
+
+
+def _reuse_connection(alias: str, idle: float = 1.0) -> None:
+    """Skip Django's health check (a ``SELECT 1`` round trip before the first query) on a
+    connection this thread finished a run on less than ``idle`` seconds ago: on a busy worker
+    it would cost each run as much as a step. A connection that failed was closed then."""
+    conn = connections[alias]
+    if conn.connection is not None and time.monotonic() - getattr(_local, "finished", -idle) < idle:
+        conn.health_check_done = True  # type: ignore[attr-defined]
 
 
 class Pool:

@@ -1,0 +1,281 @@
+"""The engine's hot path on PostgreSQL: one statement per operation, prepared once per connection.
+
+Every durable operation is a committed write, and on a fast network the server spends about as
+long parsing and planning a statement as executing it, and Django about as long building it. So
+what every run does (start, claim, checkpoint, finish, send, consume) is written here as single
+SQL statements executed as server-side prepared statements; the callers use the ORM instead on
+other databases. Behind a pooler in transaction mode that cannot keep prepared statements
+(PgBouncer before 1.21), set ``DURABLE_PREPARED_STATEMENTS = False``.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.db import connections
+
+from .conf import get_settings
+from .models import Checkpoint, WorkflowRun
+from .notify import CHANNEL
+
+
+def enabled(alias: str) -> bool:
+    """Whether ``alias`` is PostgreSQL, where these statements replace the ORM's."""
+    return connections[alias].vendor == "postgresql"
+
+
+# --- start and claim ---------------------------------------------------------------------
+
+_INSERT_RUN = """
+    WITH ins AS (
+        INSERT INTO durable_workflowrun
+            (id, name, target, status, queue, priority, inputs, error_message, traceback, parent_id,
+             forked_from, ready_at, lease_owner, recovery_attempts, max_recovery_attempts, created_at, updated_at)
+        VALUES (%s, %s, %s, 'ENQUEUED', %s, %s, %s, '', '', %s, '', %s, '', 0, %s, %s, %s)
+        ON CONFLICT (id) DO NOTHING RETURNING id
+    )
+    SELECT id{notify} FROM ins
+"""
+
+
+def insert_run(alias: str, run: WorkflowRun) -> bool:
+    """Insert a new run and wake the workers (at commit); False if the id exists."""
+    sql = _INSERT_RUN.format(notify=f", pg_notify('{CHANNEL}', '')" if get_settings().notify_enabled else "")
+    params: list[Any] = [run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.ready_at,
+              run.max_recovery_attempts, run.created_at, run.created_at]  # fmt: skip
+    return _fetchone(alias, sql, params) is not None
+
+
+_CLAIM = """
+WITH due AS (
+    SELECT id, status, started_at FROM durable_workflowrun
+    WHERE status IN ('WAITING', 'RUNNING') AND ready_at <= %(now)s {queues}
+    ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), fresh AS (
+    SELECT id, status, started_at FROM durable_workflowrun
+    WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues}
+    ORDER BY priority, ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), picked AS (
+    (SELECT * FROM due) UNION ALL (SELECT * FROM fresh) LIMIT %(limit)s
+)
+UPDATE durable_workflowrun AS r
+SET status = 'RUNNING', lease_owner = %(owner)s, ready_at = %(lease_until)s, wait_topic = NULL,
+    wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s),
+    recovery_attempts = r.recovery_attempts + CASE WHEN picked.status = 'RUNNING' THEN 1 ELSE 0 END
+FROM picked
+WHERE r.id = picked.id
+    -- a lost claim only puts the run back as it was: no need to wait for the disk flush
+    AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
+RETURNING r.id, r.name, r.target, r.inputs, r.queue, r.recovery_attempts, r.max_recovery_attempts,
+    picked.started_at, r.forked_from, r.parent_id, picked.status
+"""
+
+_CLAIMED = (
+    "id", "name", "target", "inputs", "queue", "recovery_attempts", "max_recovery_attempts",
+    "started_at", "forked_from", "parent_id", "status",
+)  # fmt: skip
+
+
+def claim(
+    alias: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    only: str | None,
+    queues: list[str] | None,
+    exclude: list[str] | None,
+) -> list[WorkflowRun]:
+    """Lease up to ``limit`` runnable runs to ``owner``: due ones (deadline or lease passed)
+    first, then enqueued ones by priority. ``status`` on each is what it was before."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until}
+    if only is not None:
+        conditions.append("AND queue = %(only)s")
+        params["only"] = only
+    elif queues is not None:
+        conditions.append("AND queue = ANY(%(queues)s)")
+        params["queues"] = list(queues)
+    if exclude:
+        conditions.append("AND NOT (queue = ANY(%(exclude)s))")
+        params["exclude"] = list(exclude)
+    with cursor(alias) as c:
+        c.execute(_CLAIM.format(queues=" ".join(conditions)), params)
+        rows = c.fetchall()
+    return [_claimed(dict(zip(_CLAIMED, row, strict=True))) for row in rows]
+
+
+def _claimed(values: dict[str, Any]) -> WorkflowRun:
+    run = WorkflowRun(**values)  # status and started_at as they were before the claim
+    run._state.adding = False
+    return run
+
+
+# --- checkpoints and the end of a run ----------------------------------------------------
+
+_HELD = "EXISTS (SELECT 1 FROM durable_workflowrun WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s)"
+
+_INSERT_CHECKPOINT = f"""
+    WITH ins AS (
+        INSERT INTO durable_checkpoint
+            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+    )
+    SELECT (SELECT id FROM ins), {_HELD}
+"""
+
+
+def insert_checkpoint(alias: str, cp: Checkpoint, owner: str) -> bool:
+    """Insert ``cp`` and tell whether ``owner`` still holds the run."""
+    params = [cp.run_id, cp.seq, cp.kind, cp.name, cp.output, cp.error, cp.deadline, cp.attempts,
+              cp.started_at, cp.finished_at, cp.run_id, owner]  # fmt: skip
+    cp.pk, held = _fetchone(alias, _INSERT_CHECKPOINT, params)  # type: ignore[misc]
+    cp._state.adding = False
+    return bool(held)
+
+
+def update_held(alias: str, run_id: str, owner: str, values: dict[str, Any]) -> bool:
+    """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it."""
+    columns = ", ".join(f"{name} = %s" for name in values)
+    sql = f"UPDATE durable_workflowrun SET {columns} WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s"
+    with cursor(alias) as c:
+        c.execute(sql, [*values.values(), run_id, owner])
+        return bool(c.rowcount)
+
+
+# --- messages --------------------------------------------------------------------------
+
+# The run's row is locked first, as a park locks it: a send that waited for a park to commit
+# sees the run WAITING (the locked row's values, not the statement's older snapshot) and wakes it.
+_DELIVER = """
+    WITH run AS (
+        SELECT id, status, wait_topic FROM durable_workflowrun WHERE id = %(run)s FOR UPDATE
+    ), msg AS (
+        INSERT INTO durable_message (destination_id, topic, body, idempotency_key, sender, created_at)
+        SELECT id, %(topic)s, %(body)s, %(key)s, %(sender)s, %(now)s FROM run
+        ON CONFLICT (destination_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING id
+    ), woken AS (
+        UPDATE durable_workflowrun AS r
+        SET status = 'ENQUEUED', ready_at = %(now)s, wait_topic = NULL, wait_until = NULL
+        FROM run
+        WHERE r.id = run.id AND run.status = 'WAITING' AND run.wait_topic = %(topic)s
+            AND EXISTS (SELECT 1 FROM msg)
+        RETURNING r.id
+    ), notified AS (
+        SELECT pg_notify(%(channel)s, '') FROM woken WHERE %(notify)s
+    )
+    SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM msg), (SELECT count(*) FROM notified)
+"""
+
+
+def deliver(alias: str, run_id: str, topic: str, body: str, key: str | None, sender: str, now: datetime) -> bool | None:
+    """Store a message for ``run_id`` and wake the run if it waits on ``topic``. False if
+    ``key`` was delivered before, None if there is no such run."""
+    params = {"run": run_id, "topic": topic, "body": body, "key": key, "sender": sender, "now": now,
+              "channel": CHANNEL, "notify": get_settings().notify_enabled}  # fmt: skip
+    found, stored, _ = _fetchone(alias, _DELIVER, params)  # type: ignore[misc]
+    return bool(stored) if found else None
+
+
+# Complete the recv's checkpoint first and mark the message consumed only if that worked, so
+# one statement either does both or nothing. Consumption need not wait for the disk flush: lost,
+# the recv replays and takes the same message again.
+_CONSUME = """
+    WITH msg AS (
+        SELECT id, body FROM durable_message
+        WHERE destination_id = %s AND topic = %s AND consumed_at IS NULL
+            AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
+        ORDER BY id LIMIT 1 FOR UPDATE
+    ), done AS (
+        {checkpoint}
+    ), used AS (
+        UPDATE durable_message AS m SET consumed_at = %s, consumed_seq = %s
+        FROM msg WHERE m.id = msg.id AND EXISTS (SELECT 1 FROM done)
+    )
+    SELECT (SELECT body FROM msg), (SELECT id FROM done)
+"""
+_FINISH_PENDING = _CONSUME.format(
+    checkpoint=f"""UPDATE durable_checkpoint AS c SET output = msg.body, finished_at = %s FROM msg
+        WHERE c.id = %s AND c.finished_at IS NULL AND {_HELD} RETURNING c.id"""
+)
+_INSERT_DONE = _CONSUME.format(
+    checkpoint=f"""INSERT INTO durable_checkpoint
+            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
+        SELECT %s, %s, 'recv', %s, msg.body, NULL, NULL, 1, %s, %s FROM msg WHERE {_HELD}
+        RETURNING id"""
+)
+
+
+def consume(alias: str, cp: Checkpoint, owner: str, now: datetime) -> tuple[str | None, bool]:
+    """Take the oldest pending message on the recv ``cp``'s topic and record it as the recv's
+    outcome (completing ``cp`` if it is pending, inserting it if not yet saved). Returns the
+    message body (None if there is none) and whether the checkpoint was written; a message
+    found but not written means the run was lost to another worker or cancelled."""
+    run_id, topic, seq = cp.run_id, cp.name, cp.seq
+    if cp.pk is None:
+        sql = _INSERT_DONE
+        params = [run_id, topic, run_id, seq, topic, now, now, run_id, owner, now, seq]
+    else:
+        sql, params = _FINISH_PENDING, [run_id, topic, now, cp.pk, run_id, owner, now, seq]
+    body, written = _fetchone(alias, sql, params)  # type: ignore[misc]
+    if written is not None:
+        cp.pk = cp.pk or written
+        cp.output, cp.finished_at = body, now
+        cp._state.adding = False
+    return body, written is not None
+
+
+# --- the cursor ----------------------------------------------------------------------------
+
+
+@contextmanager
+def cursor(alias: str) -> Iterator[Any]:
+    """A cursor on ``alias`` that binds parameters on the server and prepares each statement
+    on its first execution. It is Django's cursor wrapper around it, so the statements take
+    part in the current transaction, show in query logging and raise Django's exceptions."""
+    conn = connections[alias]
+    if not get_settings().PREPARED_STATEMENTS:
+        with conn.cursor() as plain:
+            yield plain
+        return
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    with conn.wrap_database_errors:
+        raw = _prepared_cursor_class()(conn.connection)
+    wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
+    with wrapped:
+        yield wrapped
+
+
+def _fetchone(alias: str, sql: str, params: Any) -> tuple[Any, ...] | None:
+    with cursor(alias) as c:
+        c.execute(sql, params)
+        row: tuple[Any, ...] | None = c.fetchone()
+        return row
+
+
+_CLASS: Any = None
+
+
+def _prepared_cursor_class() -> Any:
+    global _CLASS
+    if _CLASS is None:
+        from django.db.backends.postgresql import base
+
+        class PreparedCursor(base.ServerBindingCursor):  # type: ignore[misc,name-defined]
+            """Prepares what it executes. Django turns psycopg's preparing off on its connections
+            (``prepare_threshold=None``, for poolers); it is turned on for these statements only."""
+
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                conn = self.connection
+                threshold, conn.prepare_threshold = conn.prepare_threshold, 0
+                try:
+                    return super().execute(query, params, **kwargs)
+                finally:
+                    conn.prepare_threshold = threshold
+
+        _CLASS = PreparedCursor
+    return _CLASS
