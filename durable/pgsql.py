@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.db import connections
+from django.db import IntegrityError, connections
 
 from .conf import get_settings
 from .models import Checkpoint, WorkflowRun
@@ -135,6 +135,45 @@ def insert_checkpoint(alias: str, cp: Checkpoint, owner: str) -> bool:
     return bool(held)
 
 
+_INSERT_CHECKPOINTS = """
+    WITH rows AS (
+        SELECT * FROM unnest(%s::varchar[], %s::integer[], %s::varchar[], %s::varchar[], %s::text[],
+            %s::text[], %s::timestamptz[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::varchar[])
+            WITH ORDINALITY AS r(run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at,
+                owner, position)
+    ), ins AS (
+        INSERT INTO durable_checkpoint
+            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
+        SELECT run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at FROM rows
+        ON CONFLICT (run_id, seq) DO NOTHING
+        RETURNING id, run_id, seq
+    )
+    SELECT ins.id, EXISTS (
+        SELECT 1 FROM durable_workflowrun AS w
+        WHERE w.id = rows.run_id AND w.status = 'RUNNING' AND w.lease_owner = rows.owner
+    )
+    FROM rows LEFT JOIN ins ON ins.run_id = rows.run_id AND ins.seq = rows.seq
+    ORDER BY rows.position
+"""
+
+
+def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list[bool | BaseException]:
+    """Insert several runs' checkpoints in one statement: for each, whether its owner still
+    holds the run, or the IntegrityError of a seq another worker recorded first."""
+    columns = ("run_id", "seq", "kind", "name", "output", "error", "deadline", "attempts", "started_at", "finished_at")
+    params = [[getattr(cp, c) for cp, _ in writes] for c in columns] + [[owner for _, owner in writes]]
+    rows = _fetchall(alias, _INSERT_CHECKPOINTS, params)
+    outcomes: list[bool | BaseException] = []
+    for (cp, _), (pk, held) in zip(writes, rows, strict=True):
+        if pk is None:
+            outcomes.append(IntegrityError(f"checkpoint #{cp.seq} of run {cp.run_id} was recorded by another worker"))
+            continue
+        cp.pk = pk
+        cp._state.adding = False
+        outcomes.append(bool(held))
+    return outcomes
+
+
 def update_held(alias: str, run_id: str, owner: str, values: dict[str, Any]) -> bool:
     """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it."""
     columns = ", ".join(f"{name} = %s" for name in values)
@@ -248,6 +287,12 @@ def cursor(alias: str) -> Iterator[Any]:
     wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped:
         yield wrapped
+
+
+def _fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    with cursor(alias) as c:
+        c.execute(sql, params)
+        return list(c.fetchall())
 
 
 def _fetchone(alias: str, sql: str, params: Any) -> tuple[Any, ...] | None:

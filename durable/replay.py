@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from . import pgsql, serialization
+from . import groupcommit, pgsql, serialization
 from .conf import get_settings
 from .context import Interrupt, Park, RunContext
 from .exceptions import NonDeterminismError
@@ -86,7 +86,9 @@ def _insert_checked(ctx: RunContext, cp: Checkpoint) -> bool:
     if not pgsql.enabled(db()):
         cp.save(using=db(), force_insert=True)
         return WorkflowRun.objects.using(db()).filter(id=ctx.run_id).held_by(ctx.owner).exists()
-    return pgsql.insert_checkpoint(db(), cp, ctx.owner)
+    if connections[db()].in_atomic_block:
+        return pgsql.insert_checkpoint(db(), cp, ctx.owner)  # commits or rolls back with the caller's transaction
+    return groupcommit.writer(db()).write(cp, ctx.owner)
 
 
 def finish(ctx: RunContext, cp: Checkpoint, output: str | None) -> None:

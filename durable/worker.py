@@ -137,11 +137,43 @@ class Worker:
     def _claim_and_submit(self, pool: "Pool", free: int) -> int:
         runs = self.claim(free)
         for run in runs:
-            ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={})
-            with self.lock:
-                self.inflight[run.id] = (ctx, run.queue)
-            pool.submit(self._execute, run, ctx)
+            pool.submit(self._execute_chain, run, self._track(run))
         return len(runs)
+
+    def _track(self, run: WorkflowRun, replacing: str | None = None) -> RunContext:
+        ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={})
+        with self.lock:
+            self.inflight.pop(replacing, None)  # type: ignore[arg-type]
+            self.inflight[run.id] = (ctx, run.queue)
+        return ctx
+
+    def _execute_chain(self, run: WorkflowRun, ctx: RunContext) -> None:
+        """Execute ``run``, then, while there is work, claim the next run from this thread.
+        Busy threads feed themselves in parallel instead of queueing behind one claiming loop;
+        the loop only fills idle threads."""
+        while True:
+            self._execute(run, ctx)
+            following = self._claim_following(run.id)
+            if following is None:
+                with self.lock:
+                    self.inflight.pop(run.id, None)
+                self.wake.set()  # a thread is free: look for more work
+                return
+            run, ctx = following, self._track(following, replacing=run.id)
+
+    def _claim_following(self, finished: str) -> WorkflowRun | None:
+        """One more run for this thread, which still counts ``finished`` as its own, so the
+        loop cannot hand the thread's place to another run meanwhile."""
+        if self.stopping.is_set():
+            return None
+        _reuse_connection(self.alias)
+        try:
+            runs = self.claim(1)
+        except Exception:
+            logger.exception("claiming runs failed; the loop retries after the poll interval")
+            close_old_connections()
+            return None
+        return runs[0] if runs else None
 
     def _execute(self, run: WorkflowRun, ctx: RunContext) -> str:
         _reuse_connection(self.alias)
@@ -154,11 +186,8 @@ class Worker:
             logger.exception("workflow run %s crashed the executor; it will be recovered after its lease", run.id)
             return "crashed"
         finally:
-            with self.lock:
-                self.inflight.pop(run.id, None)
             close_old_connections()
             _local.finished = time.monotonic()
-            self.wake.set()  # a thread is free: look for more work
 
     # --- claiming --------------------------------------------------------------------
 

@@ -1,15 +1,20 @@
 """PostgreSQL's hot path: prepared single statements, and the plain fallback for poolers."""
 
+import threading
+
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 import durable
+from durable import groupcommit
 from durable.context import RunContext
 from durable.execution import execute
+from durable.models import Checkpoint, WorkflowRun
 from durable.worker import Worker
 from tests import workflows as w
-from tests.durable.conftest import running_worker
+from tests.durable.conftest import running_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 
@@ -57,3 +62,73 @@ def test_buffered_and_parked_messages_arrive_either_way(prepared):
         assert durable.send(parked.id, "once", topic="t", idempotency_key="k") is True
         assert durable.send(parked.id, "twice", topic="t", idempotency_key="k") is False
         assert parked.result(timeout=10) == ["once"]
+
+
+def _held_run(owner: str) -> str:
+    handle = durable.start(w.three_steps)
+    WorkflowRun.objects.filter(id=handle.id).update(status="RUNNING", lease_owner=owner)
+    return handle.id
+
+
+def _write_in_thread(run_id: str, seq: int, owner: str, results: dict) -> threading.Thread:
+    def write():
+        cp = Checkpoint(run_id=run_id, seq=seq, kind="step", name="s", output="null", finished_at=timezone.now())
+        try:
+            results[run_id] = groupcommit.writer("default").write(cp, owner)
+        except BaseException as exc:
+            results[run_id] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+def _writing_alone() -> bool:
+    writer = groupcommit.writer("default")
+    with writer.lock:
+        return writer.writing and not writer.queue
+
+
+def _queued(count: int) -> bool:
+    return len(groupcommit.writer("default").queue) >= count
+
+
+def test_checkpoints_written_at_the_same_moment_share_one_commit():
+    first, *others = [_held_run("me") for _ in range(4)]
+    results: dict = {}
+    with transaction.atomic():
+        # Hold the first run's row so its checkpoint insert waits; the others queue meanwhile.
+        WorkflowRun.objects.select_for_update().get(id=first)
+        threads = [_write_in_thread(first, 0, "me", results)]
+        wait_for(_writing_alone, what="the first checkpoint's write to start")
+        threads += [_write_in_thread(run_id, 0, "me", results) for run_id in others]
+        wait_for(lambda: _queued(3), what="three queued checkpoints")
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == dict.fromkeys([first, *others], True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT run_id, xmin::text FROM durable_checkpoint")  # the inserting transaction
+        commits = dict(cursor.fetchall())
+    assert commits[first] != commits[others[0]]
+    assert commits[others[0]] == commits[others[1]] == commits[others[2]]
+
+
+def test_in_a_shared_commit_only_the_run_taken_over_is_stopped():
+    first, taken, lost, fine = [_held_run("me") for _ in range(4)]
+    Checkpoint.objects.create(run_id=taken, seq=0, kind="step", name="s", output="null")  # another worker's
+    WorkflowRun.objects.filter(id=lost).update(lease_owner="someone else")
+    results: dict = {}
+    with transaction.atomic():
+        WorkflowRun.objects.select_for_update().get(id=first)
+        threads = [_write_in_thread(first, 0, "me", results)]
+        wait_for(_writing_alone, what="the first checkpoint's write to start")
+        threads += [_write_in_thread(run_id, 0, "me", results) for run_id in (taken, lost, fine)]
+        wait_for(lambda: _queued(3), what="three queued checkpoints")
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results[first] is True and results[fine] is True
+    assert results[lost] is False  # recorded, but the run is no longer ours: record() stops it
+    assert isinstance(results[taken], IntegrityError)
+    assert Checkpoint.objects.filter(run_id=fine, seq=0).exists()
