@@ -216,24 +216,25 @@ def cancel(workflow_id: str) -> None:
         _wake_parent(workflow_id, runs.values_list("parent_id", flat=True).first())
 
 
-def finish_run(run_id: str, owner: str, parent_id: str | None, **fields: Any) -> bool:
-    """Record a run's end (called by the worker holding it) and wake a parent waiting on it.
-    Without a parent this is one autocommitted statement."""
+def finish_run(
+    run_id: str, owner: str, parent_id: str | None, pending: Checkpoint | None = None, **fields: Any
+) -> bool:
+    """Record a run's end (called by the worker holding it), with its last step's checkpoint if
+    that was deferred, and wake a parent waiting on it. Without a parent, on PostgreSQL, this is
+    one statement. False if the run is no longer this owner's."""
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields)
-    if not parent_id:
-        return _update_held(run_id, owner, values)
-    with transaction.atomic(using=replay.db()):
-        done = _update_held(run_id, owner, values)
-        if done:
-            _wake_parent(run_id, parent_id)
+    if not parent_id and pgsql.enabled(replay.db()):
+        return pgsql.finish(replay.db(), run_id, owner, values, pending)
+    try:
+        with transaction.atomic(using=replay.db()):
+            if pending is not None and not replay.insert_checkpoint(pending, owner):
+                return False
+            done = bool(WorkflowRun.objects.using(replay.db()).filter(id=run_id).held_by(owner).update(**values))
+            if done:
+                _wake_parent(run_id, parent_id)
+    except IntegrityError:
+        return False  # another worker recorded the last step: the run is no longer ours
     return done
-
-
-def _update_held(run_id: str, owner: str, values: dict[str, Any]) -> bool:
-    """Update the run if ``owner`` still holds it (a prepared statement on PostgreSQL)."""
-    if not pgsql.enabled(replay.db()):
-        return bool(WorkflowRun.objects.using(replay.db()).filter(id=run_id).held_by(owner).update(**values))
-    return pgsql.update_held(replay.db(), run_id, owner, values)
 
 
 def _wake_parent(run_id: str, parent_id: str | None) -> None:

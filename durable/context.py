@@ -35,6 +35,8 @@ class RunContext:
     interrupt: str | None = None
     # Where the run parked until, so the worker can look again at that moment.
     parked_until: datetime | None = None
+    # A step's checkpoint not written yet: the next durable operation, or the run's end, writes it.
+    pending: "Checkpoint | None" = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_seq(self) -> int:

@@ -46,7 +46,7 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         output = serialization.dumps(result, f"The return value of workflow {run.name}")
     except SerializationError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
-    api.finish_run(run.id, ctx.owner, run.parent_id, status=Status.SUCCESS, output=output)
+    api.finish_run(run.id, ctx.owner, run.parent_id, pending=ctx.pending, status=Status.SUCCESS, output=output)
     return "succeeded"
 
 
@@ -56,6 +56,7 @@ def _fail(run: WorkflowRun, ctx: RunContext, exc: BaseException, trace: str) -> 
         run.id,
         ctx.owner,
         run.parent_id,
+        pending=ctx.pending,
         status=Status.ERROR,
         error=serialization.dumps_exception(exc),
         error_message=f"{type(exc).__name__}: {exc}",

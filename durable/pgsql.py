@@ -174,13 +174,34 @@ def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list
     return outcomes
 
 
-def update_held(alias: str, run_id: str, owner: str, values: dict[str, Any]) -> bool:
-    """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it."""
+def finish(alias: str, run_id: str, owner: str, values: dict[str, Any], pending: Checkpoint | None) -> bool:
+    """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it,
+    inserting the run's deferred last checkpoint in the same statement."""
     columns = ", ".join(f"{name} = %s" for name in values)
-    sql = f"UPDATE durable_workflowrun SET {columns} WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s"
-    with cursor(alias) as c:
-        c.execute(sql, [*values.values(), run_id, owner])
-        return bool(c.rowcount)
+    update = f"UPDATE durable_workflowrun SET {columns} WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s"
+    if pending is None:
+        with cursor(alias) as c:
+            c.execute(update, [*values.values(), run_id, owner])
+            return bool(c.rowcount)
+    sql = f"""
+        WITH cp AS (
+            INSERT INTO durable_checkpoint
+                (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
+        ), finished AS (
+            {update} AND EXISTS (SELECT 1 FROM cp) RETURNING id
+        )
+        SELECT (SELECT id FROM cp), (SELECT count(*) FROM finished)
+    """
+    cp = pending
+    params = [cp.run_id, cp.seq, cp.kind, cp.name, cp.output, cp.error, cp.deadline, cp.attempts, cp.started_at,
+              cp.finished_at, *values.values(), run_id, owner]  # fmt: skip
+    pk, finished = _fetchone(alias, sql, params)  # type: ignore[misc]
+    if pk is not None:
+        cp.pk = pk
+        cp._state.adding = False
+    return bool(finished)
 
 
 # --- messages --------------------------------------------------------------------------

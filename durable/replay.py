@@ -20,6 +20,7 @@ def db() -> str:
 
 def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | None]:
     """Take the next sequence number; return the checkpoint recorded for it, if any."""
+    flush(ctx)
     seq = ctx.next_seq()
     cp = ctx.checkpoints.get(seq)
     if cp is not None and (cp.kind != kind or cp.name != name):
@@ -52,10 +53,16 @@ def record(
     attempts: int = 1,
     deadline: datetime | None = None,
     done: bool = True,
+    defer: bool = False,
 ) -> Checkpoint:
     """Insert the checkpoint for ``seq``, then stop the run if it was cancelled or taken over
     meanwhile, so it goes no further than the step it was in. A second writer for the same run
-    and seq means another worker took the run over."""
+    and seq means another worker took the run over.
+
+    ``defer`` (a step's result): the checkpoint must be durable before the run acts again, not
+    before its plain code goes on, so the next durable operation writes it first, or the run's
+    end writes it in the same statement. A crash before then repeats the step, as a crash just
+    before its checkpoint's commit would."""
     now = timezone.now()
     cp = Checkpoint(
         run_id=ctx.run_id,
@@ -69,26 +76,40 @@ def record(
         attempts=attempts,
         deadline=deadline,
     )
+    if defer:
+        ctx.checkpoints[seq] = ctx.pending = cp
+        return cp
+    return _write(ctx, cp)
+
+
+def flush(ctx: RunContext) -> None:
+    """Write the step checkpoint the run deferred, if any."""
+    cp, ctx.pending = ctx.pending, None
+    if cp is not None:
+        _write(ctx, cp)
+
+
+def _write(ctx: RunContext, cp: Checkpoint) -> Checkpoint:
     try:
         # No savepoint: inside a caller's transaction the Interrupt rolls all of it back.
-        held = _insert_checked(ctx, cp)
+        held = insert_checkpoint(cp, ctx.owner)
     except IntegrityError:
         raise Interrupt("lease lost: another worker recorded this step") from None
-    ctx.checkpoints[seq] = cp
+    ctx.checkpoints[cp.seq] = cp
     if not held:
         raise Interrupt("lease lost or run cancelled")
     return cp
 
 
-def _insert_checked(ctx: RunContext, cp: Checkpoint) -> bool:
-    """Insert ``cp`` and tell whether the run is still held: one round trip on PostgreSQL,
-    where this is the per-step cost that matters."""
+def insert_checkpoint(cp: Checkpoint, owner: str) -> bool:
+    """Insert ``cp`` and tell whether ``owner`` still holds the run: one round trip on
+    PostgreSQL, where this is the per-step cost that matters."""
     if not pgsql.enabled(db()):
         cp.save(using=db(), force_insert=True)
-        return WorkflowRun.objects.using(db()).filter(id=ctx.run_id).held_by(ctx.owner).exists()
+        return WorkflowRun.objects.using(db()).filter(id=cp.run_id).held_by(owner).exists()
     if connections[db()].in_atomic_block:
-        return pgsql.insert_checkpoint(db(), cp, ctx.owner)  # commits or rolls back with the caller's transaction
-    return groupcommit.writer(db()).write(cp, ctx.owner)
+        return pgsql.insert_checkpoint(db(), cp, owner)  # commits or rolls back with the caller's transaction
+    return groupcommit.writer(db()).write(cp, owner)
 
 
 def finish(ctx: RunContext, cp: Checkpoint, output: str | None) -> None:

@@ -67,7 +67,7 @@ def step(
                 )
                 raise error
             output = serialization.dumps(value, f"The return value of step {step_name}")
-            replay.record(ctx, seq, "step", step_name, output=output, started_at=started, attempts=attempts)
+            replay.record(ctx, seq, "step", step_name, output=output, started_at=started, attempts=attempts, defer=True)
             return value  # type: ignore[no-any-return]
 
         return wrapper
