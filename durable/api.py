@@ -217,14 +217,20 @@ def cancel(workflow_id: str) -> None:
 
 
 def finish_run(
-    run_id: str, owner: str, parent_id: str | None, pending: Checkpoint | None = None, **fields: Any
+    run_id: str,
+    owner: str,
+    parent_id: str | None,
+    pending: Checkpoint | None = None,
+    then: "pgsql.Claim | None" = None,
+    **fields: Any,
 ) -> bool:
     """Record a run's end (called by the worker holding it), with its last step's checkpoint if
     that was deferred, and wake a parent waiting on it. Without a parent, on PostgreSQL, this is
-    one statement. False if the run is no longer this owner's."""
+    one statement, which also leases the runs ``then`` asks for (else ``then.runs`` stays None).
+    False if the run is no longer this owner's."""
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields)
     if not parent_id and pgsql.enabled(replay.db()):
-        return pgsql.finish(replay.db(), run_id, owner, values, pending)
+        return pgsql.finish(replay.db(), run_id, owner, values, pending, then)
     try:
         with transaction.atomic(using=replay.db()):
             if pending is not None and not replay.insert_checkpoint(pending, owner):

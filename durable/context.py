@@ -4,7 +4,7 @@ import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import NotInWorkflow
 
@@ -37,6 +37,8 @@ class RunContext:
     parked_until: datetime | None = None
     # A step's checkpoint not written yet: the next durable operation, or the run's end, writes it.
     pending: "Checkpoint | None" = None
+    # Runs the worker wants leased in the statement that records this run's end (pgsql.Claim).
+    then: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_seq(self) -> int:

@@ -46,7 +46,9 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         output = serialization.dumps(result, f"The return value of workflow {run.name}")
     except SerializationError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
-    api.finish_run(run.id, ctx.owner, run.parent_id, pending=ctx.pending, status=Status.SUCCESS, output=output)
+    api.finish_run(
+        run.id, ctx.owner, run.parent_id, pending=ctx.pending, then=ctx.then, status=Status.SUCCESS, output=output
+    )
     return "succeeded"
 
 
@@ -57,6 +59,7 @@ def _fail(run: WorkflowRun, ctx: RunContext, exc: BaseException, trace: str) -> 
         ctx.owner,
         run.parent_id,
         pending=ctx.pending,
+        then=ctx.then,
         status=Status.ERROR,
         error=serialization.dumps_exception(exc),
         error_message=f"{type(exc).__name__}: {exc}",

@@ -10,10 +10,12 @@ other databases. Behind a pooler in transaction mode that cannot keep prepared s
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections
+from django.utils import timezone
 
 from .conf import get_settings
 from .models import Checkpoint, WorkflowRun
@@ -47,29 +49,31 @@ def insert_run(alias: str, run: WorkflowRun) -> bool:
     return _fetchone(alias, sql, params) is not None
 
 
-_CLAIM = """
-WITH due AS (
-    SELECT id, status, started_at FROM durable_workflowrun
-    WHERE status IN ('WAITING', 'RUNNING') AND ready_at <= %(now)s {queues}
-    ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-), fresh AS (
-    SELECT id, status, started_at FROM durable_workflowrun
-    WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues}
-    ORDER BY priority, ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-), picked AS (
-    (SELECT * FROM due) UNION ALL (SELECT * FROM fresh) LIMIT %(limit)s
-)
-UPDATE durable_workflowrun AS r
-SET status = 'RUNNING', lease_owner = %(owner)s, ready_at = %(lease_until)s, wait_topic = NULL,
-    wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s),
-    recovery_attempts = r.recovery_attempts + CASE WHEN picked.status = 'RUNNING' THEN 1 ELSE 0 END
-FROM picked
-WHERE r.id = picked.id
-    -- a lost claim only puts the run back as it was: no need to wait for the disk flush
-    AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
-RETURNING r.id, r.name, r.target, r.inputs, r.queue, r.recovery_attempts, r.max_recovery_attempts,
-    picked.started_at, r.forked_from, r.parent_id, picked.status
+_CLAIM_CTES = """
+    due AS (
+        SELECT id, status, started_at FROM durable_workflowrun
+        WHERE status IN ('WAITING', 'RUNNING') AND ready_at <= %(now)s {queues}
+        ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ), fresh AS (
+        SELECT id, status, started_at FROM durable_workflowrun
+        WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues}
+        ORDER BY priority, ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ), picked AS (
+        (SELECT * FROM due) UNION ALL (SELECT * FROM fresh) LIMIT %(limit)s
+    )
 """
+_CLAIM_UPDATE = """
+    UPDATE durable_workflowrun AS r
+    SET status = 'RUNNING', lease_owner = %(owner)s, ready_at = %(lease_until)s, wait_topic = NULL,
+        wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s),
+        recovery_attempts = r.recovery_attempts + CASE WHEN picked.status = 'RUNNING' THEN 1 ELSE 0 END
+    FROM picked
+    WHERE r.id = picked.id {relaxed}
+    RETURNING r.id, r.name, r.target, r.inputs, r.queue, r.recovery_attempts, r.max_recovery_attempts,
+        picked.started_at, r.forked_from, r.parent_id, picked.status
+"""
+# A lost claim only puts the run back as it was: no need to wait for the disk flush.
+_RELAXED = "AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
 
 _CLAIMED = (
     "id", "name", "target", "inputs", "queue", "recovery_attempts", "max_recovery_attempts",
@@ -77,33 +81,48 @@ _CLAIMED = (
 )  # fmt: skip
 
 
-def claim(
-    alias: str,
-    owner: str,
-    now: datetime,
-    lease_until: datetime,
-    limit: int,
-    only: str | None,
-    queues: list[str] | None,
-    exclude: list[str] | None,
-) -> list[WorkflowRun]:
-    """Lease up to ``limit`` runnable runs to ``owner``: due ones (deadline or lease passed)
-    first, then enqueued ones by priority. ``status`` on each is what it was before."""
-    conditions: list[str] = []
-    params: dict[str, Any] = {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until}
-    if only is not None:
-        conditions.append("AND queue = %(only)s")
-        params["only"] = only
-    elif queues is not None:
-        conditions.append("AND queue = ANY(%(queues)s)")
-        params["queues"] = list(queues)
-    if exclude:
-        conditions.append("AND NOT (queue = ANY(%(exclude)s))")
-        params["exclude"] = list(exclude)
+@dataclass
+class Claim:
+    """Up to ``limit`` runnable runs to lease to ``owner`` for ``lease``: due ones (deadline or
+    lease passed) first, then enqueued ones by priority; from queue ``only``, or ``queues``
+    (all if None), minus ``exclude``. ``runs`` is what a statement that carried it leased, with
+    ``status`` and ``started_at`` as they were before."""
+
+    owner: str
+    lease: timedelta
+    limit: int
+    only: str | None = None
+    queues: list[str] | None = None
+    exclude: list[str] | None = None
+    runs: list[WorkflowRun] | None = None
+
+    def sql(self) -> tuple[str, str, dict[str, Any]]:
+        """The CTEs that pick the runs, the UPDATE that leases them, and their parameters."""
+        now = timezone.now()
+        conditions: list[str] = []
+        params: dict[str, Any] = {"now": now, "limit": self.limit, "owner": self.owner, "lease_until": now + self.lease}
+        if self.only is not None:
+            conditions.append("AND queue = %(only)s")
+            params["only"] = self.only
+        elif self.queues is not None:
+            conditions.append("AND queue = ANY(%(queues)s)")
+            params["queues"] = list(self.queues)
+        if self.exclude:
+            conditions.append("AND NOT (queue = ANY(%(exclude)s))")
+            params["exclude"] = list(self.exclude)
+        return _CLAIM_CTES.format(queues=" ".join(conditions)), _CLAIM_UPDATE, params
+
+    def take(self, rows: list[tuple[Any, ...]]) -> list[WorkflowRun]:
+        self.runs = [_claimed(dict(zip(_CLAIMED, row, strict=True))) for row in rows]
+        return self.runs
+
+
+def claim(alias: str, request: Claim) -> list[WorkflowRun]:
+    """Lease the runs ``request`` asks for; a statement of its own, committed without a flush."""
+    ctes, update, params = request.sql()
     with cursor(alias) as c:
-        c.execute(_CLAIM.format(queues=" ".join(conditions)), params)
-        rows = c.fetchall()
-    return [_claimed(dict(zip(_CLAIMED, row, strict=True))) for row in rows]
+        c.execute(f"WITH {ctes} {update.format(relaxed=_RELAXED)}", params)
+        return request.take(c.fetchall())
 
 
 def _claimed(values: dict[str, Any]) -> WorkflowRun:
@@ -174,34 +193,56 @@ def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list
     return outcomes
 
 
-def finish(alias: str, run_id: str, owner: str, values: dict[str, Any], pending: Checkpoint | None) -> bool:
-    """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it,
-    inserting the run's deferred last checkpoint in the same statement."""
-    columns = ", ".join(f"{name} = %s" for name in values)
-    update = f"UPDATE durable_workflowrun SET {columns} WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s"
-    if pending is None:
-        with cursor(alias) as c:
-            c.execute(update, [*values.values(), run_id, owner])
-            return bool(c.rowcount)
-    sql = f"""
-        WITH cp AS (
-            INSERT INTO durable_checkpoint
-                (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
-        ), finished AS (
-            {update} AND EXISTS (SELECT 1 FROM cp) RETURNING id
-        )
-        SELECT (SELECT id FROM cp), (SELECT count(*) FROM finished)
-    """
-    cp = pending
-    params = [cp.run_id, cp.seq, cp.kind, cp.name, cp.output, cp.error, cp.deadline, cp.attempts, cp.started_at,
-              cp.finished_at, *values.values(), run_id, owner]  # fmt: skip
-    pk, finished = _fetchone(alias, sql, params)  # type: ignore[misc]
-    if pk is not None:
-        cp.pk = pk
-        cp._state.adding = False
+def finish(
+    alias: str, run_id: str, owner: str, values: dict[str, Any], pending: Checkpoint | None, then: Claim | None = None
+) -> bool:
+    """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it, in
+    one statement with the run's deferred last checkpoint (``pending``) and the lease of the
+    runs ``then`` asks for (which it keeps)."""
+    params: dict[str, Any] = {"run": run_id, "run_owner": owner}
+    params.update({f"set_{name}": value for name, value in values.items()})
+    columns = ", ".join(f"{name} = %(set_{name})s" for name in values)
+    ctes = []
+    if pending is not None:
+        ctes.append(_FINISH_CHECKPOINT)
+        params.update({f"cp_{c}": getattr(pending, c) for c in _CHECKPOINT_COLUMNS})
+    ctes.append(_FINISH_RUN.format(columns=columns, recorded=_RECORDED if pending is not None else ""))
+    select = "SELECT (SELECT count(*) FROM finished), {cp}"
+    select = select.format(cp="(SELECT id FROM cp)" if pending is not None else "NULL")
+    if then is not None:
+        picking, update, claim_params = then.sql()
+        ctes += [picking, f"claimed AS ({update.format(relaxed='')})"]
+        params.update(claim_params)
+        select += ", claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true"
+    with cursor(alias) as c:
+        c.execute(f"WITH {', '.join(ctes)} {select}", params)
+        rows = c.fetchall()
+    finished, pk = rows[0][:2]
+    if pending is not None and pk is not None:
+        pending.pk = pk
+        pending._state.adding = False
+    if then is not None:
+        then.take([row[2:] for row in rows if row[2] is not None])
     return bool(finished)
+
+
+_CHECKPOINT_COLUMNS = ("run_id", "seq", "kind", "name", "output", "error", "deadline", "attempts", "started_at",
+                       "finished_at")  # fmt: skip
+_FINISH_CHECKPOINT = f"""
+    cp AS (
+        INSERT INTO durable_checkpoint ({", ".join(_CHECKPOINT_COLUMNS)})
+        VALUES ({", ".join(f"%(cp_{c})s" for c in _CHECKPOINT_COLUMNS)})
+        ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
+    )
+"""
+_FINISH_RUN = """
+    finished AS (
+        UPDATE durable_workflowrun SET {columns}
+        WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(run_owner)s {recorded}
+        RETURNING id
+    )
+"""
+_RECORDED = "AND EXISTS (SELECT 1 FROM cp)"  # another worker recorded the last step: not ours
 
 
 # --- messages --------------------------------------------------------------------------

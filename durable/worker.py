@@ -143,17 +143,21 @@ class Worker:
     def _track(self, run: WorkflowRun, replacing: str | None = None) -> RunContext:
         ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={})
         with self.lock:
+            if self.stopping.is_set():
+                ctx.interrupt = "draining"  # claimed as the worker began to stop: hand it back
             self.inflight.pop(replacing, None)  # type: ignore[arg-type]
             self.inflight[run.id] = (ctx, run.queue)
         return ctx
 
     def _execute_chain(self, run: WorkflowRun, ctx: RunContext) -> None:
-        """Execute ``run``, then, while there is work, claim the next run from this thread.
-        Busy threads feed themselves in parallel instead of queueing behind one claiming loop;
-        the loop only fills idle threads."""
+        """Execute ``run``, then, while there is work, the next run from this thread: leased in
+        the same statement that records the run's end where it can be, else claimed then. Busy
+        threads feed themselves in parallel instead of queueing behind the loop, which only
+        fills idle threads."""
         while True:
+            ctx.then = self._claim_with_end()
             self._execute(run, ctx)
-            following = self._claim_following(run.id)
+            following = self._following(run.id, ctx.then)
             if following is None:
                 with self.lock:
                     self.inflight.pop(run.id, None)
@@ -161,18 +165,28 @@ class Worker:
                 return
             run, ctx = following, self._track(following, replacing=run.id)
 
-    def _claim_following(self, finished: str) -> WorkflowRun | None:
-        """One more run for this thread, which still counts ``finished`` as its own, so the
-        loop cannot hand the thread's place to another run meanwhile."""
-        if self.stopping.is_set():
+    def _claim_with_end(self) -> "pgsql.Claim | None":
+        """What to lease with the run's end: the next run for this thread, unless queue limits
+        need the loop's claim (which counts and locks) or the database is not PostgreSQL."""
+        if self.stopping.is_set() or not pgsql.enabled(self.alias) or limited_queues():
             return None
-        _reuse_connection(self.alias)
-        try:
-            runs = self.claim(1)
-        except Exception:
-            logger.exception("claiming runs failed; the loop retries after the poll interval")
-            close_old_connections()
+        return pgsql.Claim(self.id, self.lease, 1, queues=self.queues)
+
+    def _following(self, finished: str, then: "pgsql.Claim | None") -> WorkflowRun | None:
+        """The run this thread executes next, if any. The thread still counts ``finished`` as
+        its own meanwhile, so the loop cannot hand its place to another run."""
+        if then is not None and then.runs is not None:
+            runs = self._learn_queues(then.runs)
+        elif self.stopping.is_set():
             return None
+        else:
+            _reuse_connection(self.alias)
+            try:
+                runs = self.claim(1)
+            except Exception:
+                logger.exception("claiming runs failed; the loop retries after the poll interval")
+                close_old_connections()
+                return None
         return runs[0] if runs else None
 
     def _execute(self, run: WorkflowRun, ctx: RunContext) -> str:
@@ -236,7 +250,7 @@ class Worker:
         now = timezone.now()
         runs_qs = WorkflowRun.objects.using(self.alias)
         if global_cap is None and pgsql.enabled(self.alias):
-            runs = pgsql.claim(self.alias, self.id, now, now + self.lease, limit, only, self.queues, exclude)
+            runs = pgsql.claim(self.alias, pgsql.Claim(self.id, self.lease, limit, only, self.queues, exclude))
             self._log_recoveries(runs)
             return runs
 

@@ -1,6 +1,7 @@
 """PostgreSQL's hot path: prepared single statements, and the plain fallback for poolers."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -8,7 +9,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 import durable
-from durable import groupcommit
+from durable import groupcommit, pgsql
 from durable.context import RunContext
 from durable.execution import execute
 from durable.models import Checkpoint, WorkflowRun
@@ -132,3 +133,18 @@ def test_in_a_shared_commit_only_the_run_taken_over_is_stopped():
     assert results[lost] is False  # recorded, but the run is no longer ours: record() stops it
     assert isinstance(results[taken], IntegrityError)
     assert Checkpoint.objects.filter(run_id=fine, seq=0).exists()
+
+
+def test_a_three_step_run_costs_three_statements_and_its_end_leases_the_next_run(django_assert_num_queries):
+    first, second = durable.start(w.three_steps), durable.start(w.three_steps)
+    worker = Worker(concurrency=1)
+    [run] = worker.claim(1)
+    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={})
+    ctx.then = pgsql.Claim(worker.id, timedelta(seconds=30), 1)
+    with django_assert_num_queries(3):  # two steps; the third with the run's end and the next claim
+        assert execute(run, ctx) == "succeeded"
+    assert [r.id for r in ctx.then.runs] == [second.id]
+    assert first.result(timeout=1) == ["a", "b", "c"]
+    assert list(Checkpoint.objects.filter(run_id=first.id).values_list("seq", flat=True)) == [0, 1, 2]
+    leased = WorkflowRun.objects.get(id=second.id)
+    assert (leased.status, leased.lease_owner) == ("RUNNING", worker.id)
