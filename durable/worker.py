@@ -63,7 +63,8 @@ class Worker:
         self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else settings.LEASE_SECONDS)
         self.use_notify = settings.notify_enabled
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.wake = threading.Event()
+        self.wake = threading.Event()  # a notification, a free thread, or stop
+        self.freed = threading.Event()  # a free thread, or stop
         self.stopping = threading.Event()
         self.inflight: dict[str, tuple[RunContext, str]] = {}
         self.lock = threading.Lock()
@@ -100,6 +101,7 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.freed.set()
         self.wake.set()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -114,15 +116,20 @@ class Worker:
     # --- the loop ------------------------------------------------------------------
 
     def _tick(self, pool: "Pool") -> None:
-        self.wake.clear()
         free = self.concurrency - len(self.inflight)
+        if free <= 0:
+            # Every thread is busy, and each claims its next run when it finishes one: until
+            # one goes idle, notifications need no answer here.
+            self.freed.wait(self._wait_seconds())
+            self.freed.clear()
+            return
+        self.wake.clear()
         claimed = 0
-        if free > 0:
-            try:
-                claimed = self._claim_and_submit(pool, free)
-            except Exception:
-                logger.exception("claiming runs failed; retrying after the poll interval")
-                close_old_connections()
+        try:
+            claimed = self._claim_and_submit(pool, free)
+        except Exception:
+            logger.exception("claiming runs failed; retrying after the poll interval")
+            close_old_connections()
         if claimed and claimed == free:
             return  # there may be more; look again as soon as a thread frees up
         self.wake.wait(self._wait_seconds())
@@ -161,7 +168,8 @@ class Worker:
             if following is None:
                 with self.lock:
                     self.inflight.pop(run.id, None)
-                self.wake.set()  # a thread is free: look for more work
+                self.freed.set()  # a thread is free: look for more work
+                self.wake.set()
                 return
             run, ctx = following, self._track(following, replacing=run.id)
 
