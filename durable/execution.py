@@ -27,7 +27,10 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         args, kwargs = serialization.loads(run.inputs)
     except WorkflowImportError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
-    if run.started_at is not None or run.forked_from:  # a fresh run has no history to load
+    history = getattr(run, "history", None)  # read by the claim on PostgreSQL
+    if history is not None:
+        ctx.checkpoints = history
+    elif run.started_at is not None or run.forked_from:  # a fresh run has no history to load
         ctx.checkpoints = {cp.seq: cp for cp in Checkpoint.objects.using(replay.db()).filter(run_id=run.id)}
     token = activate(ctx)
     try:

@@ -63,14 +63,44 @@ _CLAIM_CTES = """
     )
 """
 _CLAIM_UPDATE = """
-    UPDATE durable_workflowrun AS r
-    SET status = 'RUNNING', lease_owner = %(owner)s, ready_at = %(lease_until)s, wait_topic = NULL,
-        wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s),
-        recovery_attempts = r.recovery_attempts + CASE WHEN picked.status = 'RUNNING' THEN 1 ELSE 0 END
-    FROM picked
-    WHERE r.id = picked.id {relaxed}
-    RETURNING r.id, r.name, r.target, r.inputs, r.queue, r.recovery_attempts, r.max_recovery_attempts,
-        picked.started_at, r.forked_from, r.parent_id, picked.status
+    claimed AS (
+        UPDATE durable_workflowrun AS r
+        SET status = 'RUNNING', lease_owner = %(owner)s, ready_at = %(lease_until)s, wait_topic = NULL,
+            wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s),
+            recovery_attempts = r.recovery_attempts + CASE WHEN picked.status = 'RUNNING' THEN 1 ELSE 0 END
+        FROM picked
+        WHERE r.id = picked.id {relaxed}
+        RETURNING r.id, r.name, r.target, r.inputs, r.queue, r.recovery_attempts, r.max_recovery_attempts,
+            picked.started_at, r.forked_from, r.parent_id, picked.status
+    ),
+    -- A run woken in a recv takes its message now: the recv, its last checkpoint, is completed
+    -- and the oldest pending message on its topic consumed, as its replay would do next.
+    waiting AS (
+        SELECT c.id, c.run_id, c.name, c.seq FROM claimed JOIN durable_checkpoint AS c ON c.run_id = claimed.id
+        WHERE claimed.started_at IS NOT NULL AND c.kind = 'recv' AND c.finished_at IS NULL
+            AND c.seq = (SELECT max(seq) FROM durable_checkpoint WHERE run_id = claimed.id)
+    ), message AS (
+        SELECT waiting.id AS checkpoint, waiting.seq, m.id, m.body FROM waiting CROSS JOIN LATERAL (
+            SELECT id, body FROM durable_message
+            WHERE destination_id = waiting.run_id AND topic = waiting.name AND consumed_at IS NULL
+            ORDER BY id LIMIT 1 FOR UPDATE
+        ) AS m
+    ), received AS (
+        UPDATE durable_checkpoint AS c SET output = message.body, finished_at = %(now)s FROM message
+        WHERE c.id = message.checkpoint AND c.finished_at IS NULL
+        RETURNING c.id, c.run_id, message.id AS message, message.seq, message.body
+    ), consumed AS (
+        UPDATE durable_message AS m SET consumed_at = %(now)s, consumed_seq = received.seq FROM received
+        WHERE m.id = received.message
+    ), leased AS (
+        SELECT claimed.*, received.id AS received, received.body AS received_body,
+            CASE WHEN claimed.started_at IS NOT NULL OR claimed.forked_from <> '' THEN (
+                SELECT json_agg(json_build_array(c.id, c.seq, c.kind, c.name, c.output, c.error, c.deadline,
+                    c.attempts, c.started_at, c.finished_at))
+                FROM durable_checkpoint AS c WHERE c.run_id = claimed.id
+            ) END AS history
+        FROM claimed LEFT JOIN received ON received.run_id = claimed.id
+    )
 """
 # A lost claim only puts the run back as it was: no need to wait for the disk flush.
 _RELAXED = "AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
@@ -96,8 +126,9 @@ class Claim:
     exclude: list[str] | None = None
     runs: list[WorkflowRun] | None = None
 
-    def sql(self) -> tuple[str, str, dict[str, Any]]:
-        """The CTEs that pick the runs, the UPDATE that leases them, and their parameters."""
+    def sql(self, relaxed: bool) -> tuple[str, dict[str, Any]]:
+        """The CTEs that pick the runs and lease them (``leased``: one row per run, with its
+        history), and their parameters. ``relaxed``: commit without waiting for the flush."""
         now = timezone.now()
         conditions: list[str] = []
         params: dict[str, Any] = {"now": now, "limit": self.limit, "owner": self.owner, "lease_until": now + self.lease}
@@ -110,19 +141,43 @@ class Claim:
         if self.exclude:
             conditions.append("AND NOT (queue = ANY(%(exclude)s))")
             params["exclude"] = list(self.exclude)
-        return _CLAIM_CTES.format(queues=" ".join(conditions)), _CLAIM_UPDATE, params
+        picking = _CLAIM_CTES.format(queues=" ".join(conditions))
+        return f"{picking}, {_CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else '')}", params
 
-    def take(self, rows: list[tuple[Any, ...]]) -> list[WorkflowRun]:
-        self.runs = [_claimed(dict(zip(_CLAIMED, row, strict=True))) for row in rows]
+    def take(self, rows: list[tuple[Any, ...]], now: datetime) -> list[WorkflowRun]:
+        """The leased runs from ``leased`` rows, each with ``history``: its checkpoints by seq."""
+        self.runs = []
+        for row in rows:
+            run = _claimed(dict(zip(_CLAIMED, row, strict=False)))
+            received, body, history = row[len(_CLAIMED) :]
+            run.history = {cp.seq: cp for cp in map(_checkpoint, history or [])}  # type: ignore[attr-defined]
+            for cp in run.history.values():  # type: ignore[attr-defined]
+                cp.run_id = run.id
+                if cp.pk == received:  # completed in the claim, after the history was read
+                    cp.output, cp.finished_at = body, now
+            self.runs.append(run)
         return self.runs
 
 
 def claim(alias: str, request: Claim) -> list[WorkflowRun]:
     """Lease the runs ``request`` asks for; a statement of its own, committed without a flush."""
-    ctes, update, params = request.sql()
+    ctes, params = request.sql(relaxed=True)
     with cursor(alias) as c:
-        c.execute(f"WITH {ctes} {update.format(relaxed=_RELAXED)}", params)
-        return request.take(c.fetchall())
+        c.execute(f"WITH {ctes} SELECT * FROM leased", params)
+        return request.take(c.fetchall(), params["now"])
+
+
+def _checkpoint(values: list[Any]) -> Checkpoint:
+    pk, seq, kind, name, output, error, deadline, attempts, started_at, finished_at = values
+    cp = Checkpoint(id=pk, seq=seq, kind=kind, name=name, output=output, error=error, deadline=_instant(deadline),
+                    attempts=attempts, started_at=datetime.fromisoformat(started_at),
+                    finished_at=_instant(finished_at))  # fmt: skip
+    cp._state.adding = False
+    return cp
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _claimed(values: dict[str, Any]) -> WorkflowRun:
@@ -210,10 +265,10 @@ def finish(
     select = "SELECT (SELECT count(*) FROM finished), {cp}"
     select = select.format(cp="(SELECT id FROM cp)" if pending is not None else "NULL")
     if then is not None:
-        picking, update, claim_params = then.sql()
-        ctes += [picking, f"claimed AS ({update.format(relaxed='')})"]
+        claiming, claim_params = then.sql(relaxed=False)
+        ctes.append(claiming)
         params.update(claim_params)
-        select += ", claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true"
+        select += ", leased.* FROM (SELECT 1) AS one LEFT JOIN leased ON true"
     with cursor(alias) as c:
         c.execute(f"WITH {', '.join(ctes)} {select}", params)
         rows = c.fetchall()
@@ -222,7 +277,7 @@ def finish(
         pending.pk = pk
         pending._state.adding = False
     if then is not None:
-        then.take([row[2:] for row in rows if row[2] is not None])
+        then.take([row[2:] for row in rows if row[2] is not None], params["now"])
     return bool(finished)
 
 

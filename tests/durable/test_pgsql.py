@@ -12,7 +12,7 @@ import durable
 from durable import groupcommit, pgsql
 from durable.context import RunContext
 from durable.execution import execute
-from durable.models import Checkpoint, WorkflowRun
+from durable.models import Checkpoint, Message, WorkflowRun
 from durable.worker import Worker
 from tests import workflows as w
 from tests.durable.conftest import running_worker, wait_for
@@ -148,3 +148,20 @@ def test_a_three_step_run_costs_three_statements_and_its_end_leases_the_next_run
     assert list(Checkpoint.objects.filter(run_id=first.id).values_list("seq", flat=True)) == [0, 1, 2]
     leased = WorkflowRun.objects.get(id=second.id)
     assert (leased.status, leased.lease_owner) == ("RUNNING", worker.id)
+
+
+def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_assert_num_queries):
+    handle = durable.start(w.collect, "t", 1)
+    worker = Worker(concurrency=1)
+    [run] = worker.claim(1)
+    assert execute(run, RunContext(run_id=run.id, owner=worker.id, checkpoints={})) == "parked"
+    durable.send(handle.id, "the answer", topic="t")
+    with django_assert_num_queries(1):
+        [woken] = worker.claim(1)
+    recv = woken.history[0]
+    assert (recv.kind, recv.finished_at is not None) == ("recv", True)
+    assert Message.objects.get(destination_id=handle.id).consumed_at is not None
+    # The replay finds the recv done: it returns the message without a query of its own.
+    with django_assert_num_queries(1):  # the run's end
+        assert execute(woken, RunContext(run_id=woken.id, owner=worker.id, checkpoints={})) == "succeeded"
+    assert handle.result(timeout=1) == ["the answer"]
