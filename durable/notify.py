@@ -2,6 +2,7 @@
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connections, transaction
@@ -25,31 +26,35 @@ def _notify(alias: str) -> None:
 
 
 class Listener(threading.Thread):
-    """Sets ``wake`` whenever a notification arrives; reconnects if the server goes away."""
+    """Calls ``on_notify`` whenever a notification arrives (and after each reconnection, for
+    what was sent while it was away); reconnects if the server goes away."""
 
-    def __init__(self, alias: str, wake: threading.Event) -> None:
+    def __init__(self, alias: str, on_notify: Callable[[], None]) -> None:
         super().__init__(name="durable-listener", daemon=True)
         self.alias = alias
-        self.wake = wake
+        self.on_notify = on_notify
         self.stopping = threading.Event()
 
     def run(self) -> None:
         import psycopg
 
         delay = 0.1
-        while not self.stopping.is_set():
-            try:
-                with psycopg.connect(**_conninfo(self.alias), autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    delay = 0.1
-                    self.wake.set()  # anything sent while we were away is found by the next claim
-                    while not self.stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self.wake.set()
-            except psycopg.Error as exc:
-                logger.warning("LISTEN connection lost (%s); polling until it is back", exc)
-                self.stopping.wait(delay)
-                delay = min(delay * 2, 5.0)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    with psycopg.connect(**_conninfo(self.alias), autocommit=True) as conn:
+                        conn.execute(f"LISTEN {CHANNEL}")
+                        delay = 0.1
+                        self.on_notify()  # anything sent while we were away
+                        while not self.stopping.is_set():
+                            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                                self.on_notify()
+                except psycopg.Error as exc:
+                    logger.warning("LISTEN connection lost (%s); polling until it is back", exc)
+                    self.stopping.wait(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            connections.close_all()  # on_notify may have used this thread's connection
 
     def stop(self) -> None:
         self.stopping.set()

@@ -65,6 +65,7 @@ class Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = threading.Event()  # a notification, a free thread, or stop
         self.freed = threading.Event()  # a free thread, or stop
+        self.claiming = threading.Lock()
         self.stopping = threading.Event()
         self.inflight: dict[str, tuple[RunContext, str]] = {}
         self.lock = threading.Lock()
@@ -76,7 +77,8 @@ class Worker:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
-        listener = Listener(self.alias, self.wake) if self.use_notify else None
+        pool = Pool(self.concurrency)
+        listener = Listener(self.alias, lambda: self._on_notify(pool)) if self.use_notify else None
         if listener:
             listener.start()
         renewer = threading.Thread(target=self._renew_loop, name="durable-lease", daemon=True)
@@ -87,12 +89,12 @@ class Worker:
             self.concurrency,
             "LISTEN/NOTIFY" if listener else f"polling every {self.poll_interval}s",
         )
-        pool = Pool(self.concurrency)
         try:
             while not self.stopping.is_set():
                 self._tick(pool)
         finally:
-            self._drain()
+            with self.claiming:  # a claim under way submits its runs first; none starts after
+                self._drain()
             pool.shutdown()
             if listener:
                 listener.stop()
@@ -124,15 +126,34 @@ class Worker:
             self.freed.clear()
             return
         self.wake.clear()
-        claimed = 0
         try:
-            claimed = self._claim_and_submit(pool, free)
+            if self._claim_free(pool):
+                return  # every free thread got a run: there may be more
         except Exception:
             logger.exception("claiming runs failed; retrying after the poll interval")
             close_old_connections()
-        if claimed and claimed == free:
-            return  # there may be more; look again as soon as a thread frees up
         self.wake.wait(self._wait_seconds())
+
+    def _on_notify(self, pool: "Pool") -> None:
+        """A run became runnable. If a thread is free, claim from the listener's own thread at
+        once: waking the loop to claim would cost a thread hand-off on every wake-up."""
+        if self.stopping.is_set():
+            return
+        try:
+            self._claim_free(pool)
+        except Exception:
+            logger.exception("claiming runs after a notification failed; the loop retries")
+            close_old_connections()
+            self.wake.set()
+
+    def _claim_free(self, pool: "Pool") -> bool:
+        """Claim runs for the free threads (the loop and the listener take turns); whether
+        every free thread got one."""
+        with self.claiming:
+            if self.stopping.is_set():
+                return False
+            free = self.concurrency - len(self.inflight)
+            return free > 0 and self._claim_and_submit(pool, free) == free
 
     def _wait_seconds(self) -> float:
         wait = self.poll_interval
