@@ -68,7 +68,7 @@ class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
 
 class WorkflowRun(models.Model):
     id = models.CharField(primary_key=True, max_length=255, default=new_id)
-    name = models.CharField(max_length=255, db_index=True)
+    name = models.CharField(max_length=255)
     target = models.CharField(max_length=255, help_text="Import path of the workflow function.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENQUEUED)
     queue = models.CharField(max_length=100, default="default")
@@ -79,7 +79,13 @@ class WorkflowRun(models.Model):
     error_message = models.TextField(blank=True, default="")
     traceback = models.TextField(blank=True, default="")
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", db_constraint=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        db_constraint=False,
+        db_index=False,  # indexed in Meta, without the pattern-ops copy Django adds for text columns
     )
     forked_from = models.CharField(max_length=255, blank=True, default="")
     # What a parked run waits for: a message on wait_topic, and/or wait_until.
@@ -115,6 +121,8 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "created_at"], name="durable_run_status_idx"),
             models.Index(fields=["queue", "status"], name="durable_run_queue_idx"),
             models.Index(fields=["lease_owner"], name="durable_run_lease_idx", condition=~Q(lease_owner="")),
+            models.Index(fields=["name"], name="durable_run_name_idx"),
+            models.Index(fields=["parent"], name="durable_run_parent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -156,7 +164,8 @@ class StepKind(models.TextChoices):
 class Checkpoint(models.Model):
     """The recorded outcome of one durable operation of a run, by sequence number."""
 
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="checkpoints")
+    # Looked up by the (run, seq) constraint's index: a second index would cost every step.
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="checkpoints", db_index=False)
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=StepKind.choices)
     name = models.CharField(max_length=255)
@@ -190,7 +199,7 @@ class Message(models.Model):
     """A durable notification to a run, consumed at most once by its ``recv``."""
 
     id = models.BigAutoField(primary_key=True)
-    destination = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="messages")
+    destination = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="messages", db_index=False)
     topic = models.CharField(max_length=255, default="", blank=True)
     body = models.TextField()
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
@@ -202,6 +211,7 @@ class Message(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
+            models.Index(fields=["destination"], name="durable_msg_destination_idx"),
             models.Index(
                 fields=["destination", "topic", "id"],
                 name="durable_msg_pending_idx",
@@ -228,7 +238,7 @@ class Event(models.Model):
     """A value a run published under a key; the newest row per key is the current value."""
 
     id = models.BigAutoField(primary_key=True)
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events", db_index=False)
     key = models.CharField(max_length=255)
     value = models.TextField()
     seq = models.PositiveIntegerField()
