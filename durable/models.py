@@ -216,7 +216,7 @@ class Message(models.Model):
                 fields=["destination", "topic", "id"],
                 name="durable_msg_pending_idx",
                 condition=Q(consumed_at__isnull=True),
-            )
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
