@@ -17,6 +17,7 @@ __all__ = [
     "recv",
     "resume",
     "retrieve",
+    "run_cancelled",
     "send",
     "set_event",
     "sleep",
@@ -52,6 +53,7 @@ from .exceptions import (
 )
 from .queues import Queue
 from .registry import workflow
+from .signals import run_cancelled
 from .steps import step
 
 # The rest touches models, which need the app registry: load it on first use so that

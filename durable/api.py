@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import context, notify, pgsql, replay, serialization
+from . import context, notify, pgsql, replay, serialization, signals
 from .conf import get_settings
 from .exceptions import (
     NotInWorkflow,
@@ -214,6 +214,8 @@ def cancel(workflow_id: str) -> None:
             status=Status.CANCELLED, ready_at=None, wait_topic=None, wait_until=None, lease_owner="", finished_at=now
         )
         _wake_parent(workflow_id, runs.values_list("parent_id", flat=True).first())
+        send = signals.run_cancelled.send_robust
+        transaction.on_commit(lambda: send(sender=WorkflowRun, run_id=workflow_id), using=replay.db())
 
 
 def finish_run(

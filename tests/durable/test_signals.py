@@ -1,0 +1,80 @@
+"""durable.run_cancelled: sent once a cancel of an unfinished run commits, and never otherwise."""
+
+import pytest
+from django.db import transaction
+
+import durable
+from durable import signals
+from durable.models import WorkflowRun
+from tests import workflows as w
+from tests.durable.conftest import run_of, wait_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sent():
+    """(sender, run_id) of every run_cancelled sent during the test, in order."""
+    calls = []
+
+    def receiver(sender, run_id, **kwargs):
+        calls.append((sender, run_id))
+
+    durable.run_cancelled.connect(receiver)
+    yield calls
+    durable.run_cancelled.disconnect(receiver)
+
+
+def test_it_is_public_api():
+    assert "run_cancelled" in durable.__all__ and durable.run_cancelled is signals.run_cancelled
+
+
+def test_cancelling_a_waiting_run_sends_it_once_with_the_run_id(worker, sent):
+    handle = durable.start(w.waiter, "reply", timeout=None)
+    wait_status(handle, "WAITING")
+    durable.cancel(handle.id)
+    assert sent == [(WorkflowRun, handle.id)]
+    assert run_of(handle).status == "CANCELLED"
+    durable.cancel(handle.id)  # already cancelled: nothing more
+    assert sent == [(WorkflowRun, handle.id)]
+
+
+def test_it_is_sent_after_the_commit_and_not_when_the_cancel_rolls_back(sent):
+    handle = durable.start(w.adder, 1, 2)  # no worker: it stays enqueued
+    with transaction.atomic():
+        durable.cancel(handle.id)
+        assert sent == []
+    assert sent == [(WorkflowRun, handle.id)]
+
+    other = durable.start(w.adder, 3, 4)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        durable.cancel(other.id)
+        raise RuntimeError("the caller's transaction fails")
+    assert run_of(other).status == "ENQUEUED"
+    assert sent == [(WorkflowRun, handle.id)]
+
+
+def test_it_is_not_sent_for_a_run_that_already_ended(worker, sent):
+    succeeded = durable.start(w.adder, 1, 1)
+    failed = durable.start(w.fails, "boom")
+    succeeded.result(timeout=10)
+    wait_status(failed, "ERROR")
+    durable.cancel(succeeded.id)
+    durable.cancel(failed.id)
+    assert sent == []
+    assert (succeeded.status(), failed.status()) == ("SUCCESS", "ERROR")
+
+
+def test_a_failing_receiver_is_logged_and_does_not_undo_the_cancel(sent, caplog):
+    def broken(sender, run_id, **kwargs):
+        raise RuntimeError("a receiver that fails")
+
+    durable.run_cancelled.connect(broken)
+    try:
+        handle = durable.start(w.adder, 1, 2)
+        durable.cancel(handle.id)  # does not raise
+    finally:
+        durable.run_cancelled.disconnect(broken)
+    assert run_of(handle).status == "CANCELLED"
+    assert "a receiver that fails" in caplog.text
+    assert sent == [(WorkflowRun, handle.id)]  # the other receivers still ran
