@@ -12,6 +12,11 @@ class InboxConfig(AppConfig):
     def ready(self) -> None:
         # The data migration creates the group; this puts it back after a flush (tests do that).
         post_migrate.connect(_ensure_group, sender=self)
+        from durable import run_cancelled
+
+        from .stopped import close_requests_of_cancelled_run
+
+        run_cancelled.connect(close_requests_of_cancelled_run, dispatch_uid="inbox.close_requests_of_cancelled_run")
 
 
 def _ensure_group(sender: Any, using: str = "default", **kwargs: Any) -> None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 import durable
 from durable.models import Status, WorkflowRun
 
-from . import wire
+from . import stopped, wire
 from .models import INBOX_TOPIC, DecisionRecord, Request, RequestStatus
 
 
@@ -25,36 +25,36 @@ def decide(request_id: Any, reviewer: Any, choice: str, **details: Any) -> Decis
     """
     with transaction.atomic():
         request = Request.objects.select_for_update().get(id=request_id)
-        if request.status != RequestStatus.OPEN or _run_ended(request):
-            raise AlreadyClosed()
-        record = DecisionRecord(
-            request=request,
-            run_id=request.run_id,
-            reviewer=reviewer,
-            reviewer_name=reviewer.get_username(),
-            choice=choice,
-            reason=details.get("reason", ""),
-            response=details.get("response", ""),
-            arguments_before=request.arguments,
-            arguments_after=details.get("arguments"),
-            shown_digest=request.shown_digest(),
-        )
-        try:
-            with transaction.atomic():
-                record.save(force_insert=True)
-        except IntegrityError:
-            raise AlreadyClosed() from None
-        request.status, request.closed_at = RequestStatus.DECIDED, record.decided_at
-        request.save(update_fields=["status", "closed_at"])
-        message = wire.message_for(record)
-        if not durable.send(request.run_id, message, topic=INBOX_TOPIC, idempotency_key=str(request.id)):
-            raise AlreadyClosed()
+        # A request whose run stopped is closed with that outcome; the close commits, then the refusal.
+        if request.is_open and not stopped.close_if_run_stopped(request):
+            return _record_and_send(request, reviewer, choice, details)
+    raise AlreadyClosed()
+
+
+def _record_and_send(request: Request, reviewer: Any, choice: str, details: dict[str, Any]) -> DecisionRecord:
+    record = DecisionRecord(
+        request=request,
+        run_id=request.run_id,
+        reviewer=reviewer,
+        reviewer_name=reviewer.get_username(),
+        choice=choice,
+        reason=details.get("reason", ""),
+        response=details.get("response", ""),
+        arguments_before=request.arguments,
+        arguments_after=details.get("arguments"),
+        shown_digest=request.shown_digest(),
+    )
+    try:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    except IntegrityError:
+        raise AlreadyClosed() from None
+    request.status, request.closed_at = RequestStatus.DECIDED, record.decided_at
+    request.save(update_fields=["status", "closed_at"])
+    message = wire.message_for(record)
+    if not durable.send(request.run_id, message, topic=INBOX_TOPIC, idempotency_key=str(request.id)):
+        raise AlreadyClosed()
     return record
-
-
-def _run_ended(request: Request) -> bool:
-    status = WorkflowRun.objects.filter(id=request.run_id).values_list("status", flat=True).first()
-    return status is None or status in (Status.SUCCESS, Status.ERROR, Status.CANCELLED)
 
 
 def closed_message(request: Request) -> str:
@@ -66,8 +66,23 @@ def closed_message(request: Request) -> str:
     if request.status == RequestStatus.EXPIRED:
         rule = request.get_on_expiry_display().lower()
         return f"This request expired at {_when(request.closed_at)}; the agent applied its rule: {rule}."
+    return _stopped_message(request)
+
+
+def _stopped_message(request: Request) -> str:
+    """Why an agent no longer waits: its run was cancelled, or ended, before anyone decided."""
+    when = _when(request.closed_at)
+    if request.status == RequestStatus.CANCELLED:
+        return (
+            f"The agent's run was cancelled at {when}, before anyone decided, so it no longer waits for an "
+            "answer. To have it ask again, resume the run in the admin."
+        )
     status = WorkflowRun.objects.filter(id=request.run_id).values_list("status", flat=True).first()
-    return f"The agent is no longer waiting for this request (its run is {str(status or 'gone').lower()})."
+    if status is None:
+        return "The agent's run no longer exists, so nobody can decide this request."
+    if request.status == RequestStatus.ENDED:
+        return f"The agent's run ended ({Status(status).label.lower()}) at {when}, before anyone decided."
+    return f"The agent is no longer waiting for this request (its run is {Status(status).label.lower()})."
 
 
 def _when(moment: Any) -> str:

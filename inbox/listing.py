@@ -18,7 +18,7 @@ from django.utils.http import urlencode
 
 from .models import Request, RequestQuerySet
 
-TABS = ("waiting", "decided", "expired")
+TABS = ("waiting", "decided", "expired", "cancelled")
 PAGE_SIZE = 25
 COUNT_CAP = 1000
 MAX_PAGE = 10**9
@@ -105,6 +105,8 @@ def _tab(tab: str) -> RequestQuerySet:
         return requests.decided().select_related("decision").order_by("-closed_at")
     if tab == "expired":
         return requests.expired().order_by("-closed_at")
+    if tab == "cancelled":
+        return requests.stopped().order_by("-closed_at")
     return requests.waiting().order_by(F("deadline").asc(nulls_last=True), "created_at")
 
 
@@ -118,7 +120,7 @@ def filtered(filters: Filters, user: Any) -> RequestQuerySet:
 
 
 def tabs(filters: Filters, user: Any) -> list[Tab]:
-    """The three tabs with their counts under the agent/assignee filters, in one query that
+    """The tabs with their counts under the agent/assignee filters, in one query that
     reads at most cap + 1 rows per tab."""
     cap = count_cap()
     parts, params = [], []

@@ -37,6 +37,13 @@ class RequestStatus(models.TextChoices):
     OPEN = "open", "Waiting"
     DECIDED = "decided", "Decided"
     EXPIRED = "expired", "Expired"
+    # The agent stopped waiting without a decision: never a reviewer's answer.
+    CANCELLED = "cancelled", "Run cancelled"
+    ENDED = "ended", "Run ended"
+
+
+# Closed because the agent's run stopped, not by a reviewer or the deadline.
+STOPPED = (RequestStatus.CANCELLED, RequestStatus.ENDED)
 
 
 class RequestQuerySet(models.QuerySet["Request"]):
@@ -49,6 +56,9 @@ class RequestQuerySet(models.QuerySet["Request"]):
 
     def expired(self) -> "RequestQuerySet":
         return self.filter(status=RequestStatus.EXPIRED)
+
+    def stopped(self) -> "RequestQuerySet":
+        return self.filter(status__in=STOPPED)
 
     def assigned_to(self, user: Any) -> "RequestQuerySet":
         """Requests naming ``user`` or one of their groups (a subquery: no extra round trip)."""
@@ -82,7 +92,7 @@ class Request(models.Model):
     assignee_name = models.CharField(max_length=150, blank=True, default="")
     deadline = models.DateTimeField(null=True, blank=True)
     on_expiry = models.CharField(max_length=8, choices=OnExpiry.choices, default=OnExpiry.REJECT)
-    status = models.CharField(max_length=8, choices=RequestStatus.choices, default=RequestStatus.OPEN)
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -102,6 +112,11 @@ class Request(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == RequestStatus.OPEN
+
+    @property
+    def is_stopped(self) -> bool:
+        """Closed because the agent's run stopped (cancelled or ended), not by a reviewer or the deadline."""
+        return self.status in STOPPED
 
     @property
     def is_overdue(self) -> bool:

@@ -215,8 +215,10 @@ def test_a_request_whose_agent_was_cancelled_cannot_be_decided(reviewer_client, 
     durable.cancel(req.run_id)
     response = post(reviewer_client, req, "approve", htmx=True)
     assert response.status_code == 409
-    assert "no longer waiting" in response.content.decode() and "cancelled" in response.content.decode()
+    assert "run was cancelled at" in response.content.decode() and "no longer waits" in response.content.decode()
     assert not DecisionRecord.objects.exists()
+    req.refresh_from_db()
+    assert req.status == RequestStatus.CANCELLED  # closed by the refused decision (the cancel here never commits)
 
 
 def test_decision_records_are_append_only(reviewer_client, make_request):

@@ -1,0 +1,45 @@
+"""Requests whose agent stopped waiting without a decision: its run was cancelled, or it ended.
+
+Such a request is closed with that outcome, never as a reviewer's answer: at once when the run is
+cancelled (``durable.run_cancelled``), or when someone opens or decides it and its run has
+stopped (a run that failed or finished while it waited, or a cancel whose receiver did not run).
+A resumed run replays ``ask`` and reopens its request, so the inbox lists it again.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from durable.models import TERMINAL, Status, WorkflowRun
+
+from .models import STOPPED, Request, RequestStatus
+
+
+def close_requests_of_cancelled_run(sender: Any, run_id: str, **kwargs: Any) -> None:
+    """Receiver of ``durable.run_cancelled``: close the run's open requests, in one UPDATE."""
+    Request.objects.filter(run_id=run_id, status=RequestStatus.OPEN).update(
+        status=RequestStatus.CANCELLED, closed_at=timezone.now()
+    )
+
+
+def close_if_run_stopped(request: Request) -> bool:
+    """Close ``request`` if it is open and its run has stopped; True if it is closed now."""
+    run = WorkflowRun.objects.filter(id=request.run_id).values_list("status", "finished_at").first()
+    if run is not None and run[0] not in TERMINAL:
+        return False
+    status = RequestStatus.CANCELLED if run is not None and run[0] == Status.CANCELLED else RequestStatus.ENDED
+    closed_at: datetime = (run[1] if run is not None else None) or timezone.now()
+    if Request.objects.filter(id=request.id, status=RequestStatus.OPEN).update(status=status, closed_at=closed_at):
+        request.status, request.closed_at = status, closed_at
+    else:
+        request.refresh_from_db(fields=["status", "closed_at"])  # closed meanwhile, by the receiver or a reviewer
+    return True
+
+
+def reopen(request_id: str) -> None:
+    """Open again a request closed because its run stopped: the run was resumed and asks again.
+    Called on every replay of ``ask``, so it reads first and writes only when there is a change."""
+    closed = Request.objects.filter(id=request_id, status__in=STOPPED)
+    if closed.exists():
+        closed.update(status=RequestStatus.OPEN, closed_at=None)
