@@ -76,18 +76,20 @@ _CLAIM_UPDATE = """
     -- A run woken in a recv takes its message now: the recv, its last checkpoint, is completed
     -- and the oldest pending message on its topic consumed, as its replay would do next.
     waiting AS (
-        SELECT c.id, c.run_id, c.name, c.seq FROM claimed JOIN durable_checkpoint AS c ON c.run_id = claimed.id
+        SELECT c.id, c.run_id, c.name, c.seq FROM claimed CROSS JOIN LATERAL (
+            SELECT id, run_id, name, seq, kind, finished_at FROM durable_checkpoint
+            WHERE run_id = claimed.id ORDER BY seq DESC LIMIT 1
+        ) AS c
         WHERE claimed.started_at IS NOT NULL AND c.kind = 'recv' AND c.finished_at IS NULL
-            AND c.seq = (SELECT max(seq) FROM durable_checkpoint WHERE run_id = claimed.id)
     ), message AS (
-        SELECT waiting.id AS checkpoint, waiting.seq, m.id, m.body FROM waiting CROSS JOIN LATERAL (
+        SELECT waiting.id AS checkpoint, waiting.run_id, waiting.seq, m.id, m.body FROM waiting CROSS JOIN LATERAL (
             SELECT id, body FROM durable_message
             WHERE destination_id = waiting.run_id AND topic = waiting.name AND consumed_at IS NULL
             ORDER BY id LIMIT 1 FOR UPDATE
         ) AS m
     ), received AS (
         UPDATE durable_checkpoint AS c SET output = message.body, finished_at = %(now)s FROM message
-        WHERE c.id = message.checkpoint AND c.finished_at IS NULL
+        WHERE c.id = message.checkpoint AND c.run_id = message.run_id AND c.finished_at IS NULL
         RETURNING c.id, c.run_id, message.id AS message, message.seq, message.body
     ), consumed AS (
         UPDATE durable_message AS m SET consumed_at = %(now)s, consumed_seq = received.seq FROM received
