@@ -190,13 +190,16 @@ def _claimed(values: dict[str, Any]) -> WorkflowRun:
 
 # --- checkpoints and the end of a run ----------------------------------------------------
 
+_CHECKPOINT_COLUMNS = ("run_id", "seq", "kind", "name", "output", "error", "deadline", "attempts", "started_at",
+                       "finished_at")  # fmt: skip
+_COLUMNS = ", ".join(_CHECKPOINT_COLUMNS)
+
 _HELD = "EXISTS (SELECT 1 FROM durable_workflowrun WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s)"
 
 _INSERT_CHECKPOINT = f"""
     WITH ins AS (
-        INSERT INTO durable_checkpoint
-            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        INSERT INTO durable_checkpoint ({_COLUMNS})
+        VALUES ({", ".join(["%s"] * len(_CHECKPOINT_COLUMNS))}) RETURNING id
     )
     SELECT (SELECT id FROM ins), {_HELD}
 """
@@ -204,23 +207,20 @@ _INSERT_CHECKPOINT = f"""
 
 def insert_checkpoint(alias: str, cp: Checkpoint, owner: str) -> bool:
     """Insert ``cp`` and tell whether ``owner`` still holds the run."""
-    params = [cp.run_id, cp.seq, cp.kind, cp.name, cp.output, cp.error, cp.deadline, cp.attempts,
-              cp.started_at, cp.finished_at, cp.run_id, owner]  # fmt: skip
+    params = [*(getattr(cp, c) for c in _CHECKPOINT_COLUMNS), cp.run_id, owner]
     cp.pk, held = _fetchone(alias, _INSERT_CHECKPOINT, params)  # type: ignore[misc]
     cp._state.adding = False
     return bool(held)
 
 
-_INSERT_CHECKPOINTS = """
+_INSERT_CHECKPOINTS = f"""
     WITH rows AS (
         SELECT * FROM unnest(%s::varchar[], %s::integer[], %s::varchar[], %s::varchar[], %s::text[],
             %s::text[], %s::timestamptz[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::varchar[])
-            WITH ORDINALITY AS r(run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at,
-                owner, position)
+            WITH ORDINALITY AS r({_COLUMNS}, owner, position)
     ), ins AS (
-        INSERT INTO durable_checkpoint
-            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
-        SELECT run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at FROM rows
+        INSERT INTO durable_checkpoint ({_COLUMNS})
+        SELECT {_COLUMNS} FROM rows
         ON CONFLICT (run_id, seq) DO NOTHING
         RETURNING id, run_id, seq
     )
@@ -236,8 +236,7 @@ _INSERT_CHECKPOINTS = """
 def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list[bool | BaseException]:
     """Insert several runs' checkpoints in one statement: for each, whether its owner still
     holds the run, or the IntegrityError of a seq another worker recorded first."""
-    columns = ("run_id", "seq", "kind", "name", "output", "error", "deadline", "attempts", "started_at", "finished_at")
-    params = [[getattr(cp, c) for cp, _ in writes] for c in columns] + [[owner for _, owner in writes]]
+    params = [[getattr(cp, c) for cp, _ in writes] for c in _CHECKPOINT_COLUMNS] + [[owner for _, owner in writes]]
     rows = _fetchall(alias, _INSERT_CHECKPOINTS, params)
     outcomes: list[bool | BaseException] = []
     for (cp, _), (pk, held) in zip(writes, rows, strict=True):
@@ -283,11 +282,9 @@ def finish(
     return bool(finished)
 
 
-_CHECKPOINT_COLUMNS = ("run_id", "seq", "kind", "name", "output", "error", "deadline", "attempts", "started_at",
-                       "finished_at")  # fmt: skip
 _FINISH_CHECKPOINT = f"""
     cp AS (
-        INSERT INTO durable_checkpoint ({", ".join(_CHECKPOINT_COLUMNS)})
+        INSERT INTO durable_checkpoint ({_COLUMNS})
         VALUES ({", ".join(f"%(cp_{c})s" for c in _CHECKPOINT_COLUMNS)})
         ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
     )
@@ -340,14 +337,13 @@ def deliver(alias: str, run_id: str, topic: str, body: str, key: str | None, sen
 # Complete the recv's checkpoint first and mark the message consumed only if that worked, so
 # one statement either does both or nothing. Consumption need not wait for the disk flush: lost,
 # the recv replays and takes the same message again.
-_CONSUME = """
+_CONSUME = f"""
     WITH msg AS (
         SELECT id, body FROM durable_message
-        WHERE destination_id = %s AND topic = %s AND consumed_at IS NULL
-            AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
+        WHERE destination_id = %s AND topic = %s AND consumed_at IS NULL {_RELAXED}
         ORDER BY id LIMIT 1 FOR UPDATE
     ), done AS (
-        {checkpoint}
+        {{checkpoint}}
     ), used AS (
         UPDATE durable_message AS m SET consumed_at = %s, consumed_seq = %s
         FROM msg WHERE m.id = msg.id AND EXISTS (SELECT 1 FROM done)
@@ -359,8 +355,7 @@ _FINISH_PENDING = _CONSUME.format(
         WHERE c.id = %s AND c.finished_at IS NULL AND {_HELD} RETURNING c.id"""
 )
 _INSERT_DONE = _CONSUME.format(
-    checkpoint=f"""INSERT INTO durable_checkpoint
-            (run_id, seq, kind, name, output, error, deadline, attempts, started_at, finished_at)
+    checkpoint=f"""INSERT INTO durable_checkpoint ({_COLUMNS})
         SELECT %s, %s, 'recv', %s, msg.body, NULL, NULL, 1, %s, %s FROM msg WHERE {_HELD}
         RETURNING id"""
 )
