@@ -397,10 +397,23 @@ def cursor(alias: str) -> Iterator[Any]:
     conn.ensure_connection()
     conn.validate_thread_sharing()
     with conn.wrap_database_errors:
+        _plan_once(conn)
         raw = _prepared_cursor_class()(conn.connection)
     wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped:
         yield wrapped
+
+
+def _plan_once(conn: Any) -> None:
+    """Have the server plan each of these statements once per connection. Left to choose,
+    it re-plans the batched checkpoint insert on every execution (its arrays' lengths vary),
+    which cost more server time than running it. Set outside a transaction, so that no
+    rollback undoes it; Django's own statements are never prepared, so they are unaffected."""
+    raw = conn.connection
+    if getattr(raw, "_durable_generic_plans", False) or conn.in_atomic_block:
+        return
+    raw.execute("SET plan_cache_mode = force_generic_plan")
+    raw._durable_generic_plans = True
 
 
 def _fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:
