@@ -1,5 +1,6 @@
 """Starting runs, waiting for them, and managing them: start, handles, cancel, resume, fork."""
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -124,7 +125,7 @@ def start(
     returns the existing run. Inside a workflow this starts a child, exactly once."""
     wf = as_workflow(fn)
     wf.check_importable()
-    inputs = serialization.dumps((list(args), kwargs), f"The arguments of {wf.name}")
+    inputs = serialization.dumps_call(list(args), kwargs, f"The arguments of {wf.name}")
     ctx = context.get()
     if ctx is None:
         return WorkflowHandle(_insert(wf, workflow_id or new_id(), inputs, queue, priority, parent=None))
@@ -139,7 +140,7 @@ def start(
 
 
 def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priority: int, parent: str | None) -> str:
-    run = WorkflowRun(
+    run = pgsql.NewRun(
         id=run_id,
         name=wf.name,
         target=wf.target,
@@ -147,7 +148,7 @@ def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priori
         queue=queue_name(queue),
         priority=priority,
         parent_id=parent,
-        ready_at=timezone.now(),
+        created_at=timezone.now(),
         max_recovery_attempts=wf.max_recovery_attempts or get_settings().MAX_RECOVERY_ATTEMPTS,
     )
     if not _inserted(run):
@@ -162,18 +163,20 @@ def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priori
     return run_id
 
 
-def _inserted(run: WorkflowRun) -> bool:
+def _inserted(run: "pgsql.NewRun") -> bool:
     """Insert a new run and wake the workers; False if the id exists. On PostgreSQL this is
     one statement (insert, conflict check and NOTIFY), as it is what every start costs."""
-    if not pgsql.enabled(replay.db()):
-        try:
-            with transaction.atomic(using=replay.db()):
-                run.save(using=replay.db(), force_insert=True)
-        except IntegrityError:
-            return False
-        notify.workers_after_commit()
-        return True
-    return pgsql.insert_run(replay.db(), run)
+    if pgsql.enabled(replay.db()):
+        return pgsql.insert_run(replay.db(), run)
+    fields = dataclasses.asdict(run)
+    fields["ready_at"] = run.created_at
+    try:
+        with transaction.atomic(using=replay.db()):
+            WorkflowRun(**fields).save(using=replay.db(), force_insert=True)
+    except IntegrityError:
+        return False
+    notify.workers_after_commit()
+    return True
 
 
 def retrieve(workflow_id: str) -> WorkflowHandle[Any]:

@@ -39,13 +39,30 @@ _INSERT_RUN = """
     )
     SELECT id{notify} FROM ins
 """
+_INSERT_RUN_NOTIFY = _INSERT_RUN.format(notify=f", pg_notify('{CHANNEL}', '')")
+_INSERT_RUN_QUIET = _INSERT_RUN.format(notify="")
 
 
-def insert_run(alias: str, run: WorkflowRun) -> bool:
+@dataclass
+class NewRun:
+    """What ``durable.start`` writes: a run that is ready at ``created_at``."""
+
+    id: str
+    name: str
+    target: str
+    inputs: str
+    queue: str
+    priority: int
+    parent_id: str | None
+    created_at: datetime
+    max_recovery_attempts: int
+
+
+def insert_run(alias: str, run: NewRun) -> bool:
     """Insert a new run and wake the workers (at commit); False if the id exists."""
-    sql = _INSERT_RUN.format(notify=f", pg_notify('{CHANNEL}', '')" if get_settings().notify_enabled else "")
-    params: list[Any] = [run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.ready_at,
-              run.max_recovery_attempts, run.created_at, run.created_at]  # fmt: skip
+    sql = _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
+    params = (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
+              run.max_recovery_attempts, run.created_at, run.created_at)  # fmt: skip
     return _fetchone(alias, sql, params) is not None
 
 
