@@ -121,7 +121,6 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "created_at"], name="durable_run_status_idx"),
             # Serves the count of a limited queue's running runs; only running rows are in it.
             models.Index(fields=["queue"], name="durable_run_running_queue_idx", condition=Q(status="RUNNING")),
-            models.Index(fields=["lease_owner"], name="durable_run_lease_idx", condition=~Q(lease_owner="")),
             models.Index(fields=["name"], name="durable_run_name_idx"),
             models.Index(fields=["parent"], name="durable_run_parent_idx", condition=Q(parent__isnull=False)),
         ]
