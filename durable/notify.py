@@ -3,14 +3,14 @@
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
 from .conf import get_settings
 
 logger = logging.getLogger("durable.notify")
 CHANNEL = "durable_runnable"
+APPLICATION_NAME = "durable listener"
 
 
 def workers_after_commit() -> None:
@@ -27,7 +27,12 @@ def _notify(alias: str) -> None:
 
 class Listener(threading.Thread):
     """Calls ``on_notify`` whenever a notification arrives (and after each reconnection, for
-    what was sent while it was away); reconnects if the server goes away."""
+    what was sent while it was away); reconnects if the server goes away.
+
+    It listens on this thread's own Django connection, the one ``on_notify`` claims on: the
+    server process that has just delivered a notification is awake, so the claim it answers
+    does not first wait for an idle process to be scheduled (half of a claim's time on this
+    machine, measured with bench/wake.py)."""
 
     def __init__(self, alias: str, on_notify: Callable[[], None]) -> None:
         super().__init__(name="durable-listener", daemon=True)
@@ -42,25 +47,30 @@ class Listener(threading.Thread):
         try:
             while not self.stopping.is_set():
                 try:
-                    with psycopg.connect(**_conninfo(self.alias), autocommit=True) as conn:
-                        conn.execute(f"LISTEN {CHANNEL}")
-                        delay = 0.1
-                        self.on_notify()  # anything sent while we were away
-                        while not self.stopping.is_set():
-                            for _ in conn.notifies(timeout=1.0, stop_after=1):
-                                self.on_notify()
-                except psycopg.Error as exc:
+                    self._listen()
+                    delay = 0.1
+                except (DatabaseError, psycopg.Error) as exc:
                     logger.warning("LISTEN connection lost (%s); polling until it is back", exc)
+                    connections[self.alias].close()
                     self.stopping.wait(delay)
                     delay = min(delay * 2, 5.0)
         finally:
-            connections.close_all()  # on_notify may have used this thread's connection
+            connections.close_all()
+
+    def _listen(self) -> None:
+        """LISTEN, then wait for notifications until the connection is replaced or lost."""
+        conn = connections[self.alias]
+        conn.ensure_connection()
+        raw = conn.connection
+        # Named, so that an operator (or a test) can tell this connection in pg_stat_activity.
+        raw.execute(f"SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}")
+        self.on_notify()  # anything sent while we were away
+        # on_notify may close this connection after an error; Django then opens a new one,
+        # which is not listening: go round and LISTEN on that.
+        while not self.stopping.is_set() and conn.connection is raw and not raw.closed:
+            # Collected before on_notify: the generator holds the connection's lock.
+            if list(raw.notifies(timeout=1.0, stop_after=1)):
+                self.on_notify()
 
     def stop(self) -> None:
         self.stopping.set()
-
-
-def _conninfo(alias: str) -> dict[str, Any]:
-    s = connections[alias].settings_dict
-    info = {"dbname": s["NAME"], "user": s["USER"], "password": s["PASSWORD"], "host": s["HOST"], "port": s["PORT"]}
-    return {k: v for k, v in info.items() if v}

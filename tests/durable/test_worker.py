@@ -10,6 +10,7 @@ from django.test import override_settings
 
 import durable
 from durable.models import WorkflowRun
+from durable.notify import APPLICATION_NAME
 from tests import workflows as w
 from tests.durable.conftest import run_of, running_worker, wait_for, wait_started, wait_status
 
@@ -93,6 +94,31 @@ def test_listen_notify_wakes_a_parked_run_promptly(postgres_only, worker_process
     assert handle.result(timeout=5) == "now"
     assert sent - started < 3 and time.monotonic() - sent < 3
     assert "LISTEN/NOTIFY" in worker_processes.logs()
+
+
+def _listening_backends():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME])
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def test_a_worker_whose_listen_connection_dies_listens_again(postgres_only, worker_processes):
+    worker_processes.start(poll=30.0, lease=120.0)  # only a notification can explain a fast reaction
+    wait_started(worker_processes)
+    assert durable.start(w.adder, 1, 1).result(timeout=40) == 2
+    (first,) = wait_for(_listening_backends, what="the worker's LISTEN connection")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+    wait_for(lambda: _listening_backends() - {first}, 20, "the worker to LISTEN on a new connection")
+
+    sent = time.monotonic()
+    assert durable.start(w.adder, 2, 3).result(timeout=10) == 5
+    assert time.monotonic() - sent < 3
+    assert "LISTEN connection lost" in worker_processes.logs()
 
 
 @override_settings(DURABLE_USE_NOTIFY=False)
