@@ -15,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check in about a minute")
     parser.add_argument("--only", nargs="+", choices=MODULES, help="run only these groups of figures")
     parser.add_argument("--parked-runs", type=int, help="runs to park for parked_100k_* (default 100,000)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="pairs of ours-then-DBOS for the throughput and wake figures (default 3; 1 with --quick)",
+    )
     parser.add_argument("--no-dbos", action="store_true", help="do not measure DBOS even if it is installed")
     args = parser.parse_args(argv)
 
@@ -32,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "DBOS is not installed for the comparison (see README: Benchmarks); measuring ours only.", file=sys.stderr
         )
-    bench = Bench(url=url, quick=args.quick, dbos=dbos, parked_runs=args.parked_runs)
+    bench = Bench(url=url, quick=args.quick, dbos=dbos, parked_runs=args.parked_runs, rounds=args.rounds)
     figures, failed = [], []
     for name in args.only or MODULES:
         module = importlib.import_module(f".{name}", __package__)

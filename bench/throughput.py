@@ -17,16 +17,23 @@ from .workflows import three_steps
 
 def run(bench: Bench) -> list[Figure]:
     n = bench.size(50, 1000)
-    one = measure(bench, n, processes=1)
-    two = measure(bench, n, processes=2)
+    one = bench.paired(
+        lambda: measure(bench, n, processes=1), lambda: bench.dbos.measure("throughput", n=n).get("value")
+    )
+    two = bench.paired(
+        lambda: measure(bench, n, processes=2),
+        lambda: bench.dbos.measure("throughput_processes", n=n, procs=2).get("value"),
+    )
     return [
-        Figure("workflows_per_s", one, "wf/s", dbos=bench.dbos.measure("throughput", n=n).get("value"), size=n),
+        Figure("workflows_per_s", one.ours, "wf/s", dbos=one.dbos, size=n, paired_ratio=one.ratio, extra=one.extra()),
         Figure(
             "workflows_per_s_2w",
-            two,
+            two.ours,
             "wf/s",
-            dbos=bench.dbos.measure("throughput_processes", n=n, procs=2).get("value"),
+            dbos=two.dbos,
             size=n,
+            paired_ratio=two.ratio,
+            extra=two.extra(),
             note="ours: 2 worker processes, 2 threads starting half the workflows each; DBOS: 2 processes, "
             "each starting and running half the workflows",
         ),
