@@ -8,6 +8,7 @@ other databases. Behind a pooler in transaction mode that cannot keep prepared s
 (PgBouncer before 1.21), set ``DURABLE_PREPARED_STATEMENTS = False``.
 """
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -232,9 +233,9 @@ def insert_checkpoint(alias: str, cp: Checkpoint, owner: str) -> bool:
 
 _INSERT_CHECKPOINTS = f"""
     WITH rows AS (
-        SELECT * FROM unnest(%s::varchar[], %s::integer[], %s::varchar[], %s::varchar[], %s::text[],
-            %s::text[], %s::timestamptz[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::varchar[])
-            WITH ORDINALITY AS r({_COLUMNS}, owner, position)
+        SELECT * FROM json_to_recordset(%s::json) AS r(run_id varchar, seq integer, kind varchar, name varchar,
+            output text, error text, deadline timestamptz, attempts integer, started_at timestamptz,
+            finished_at timestamptz, owner varchar, position integer)
     ), ins AS (
         INSERT INTO durable_checkpoint ({_COLUMNS})
         SELECT {_COLUMNS} FROM rows
@@ -253,8 +254,7 @@ _INSERT_CHECKPOINTS = f"""
 def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list[bool | BaseException]:
     """Insert several runs' checkpoints in one statement: for each, whether its owner still
     holds the run, or the IntegrityError of a seq another worker recorded first."""
-    params = [[getattr(cp, c) for cp, _ in writes] for c in _CHECKPOINT_COLUMNS] + [[owner for _, owner in writes]]
-    rows = _fetchall(alias, _INSERT_CHECKPOINTS, params)
+    rows = _fetchall(alias, _INSERT_CHECKPOINTS, [_json_rows(writes)])
     outcomes: list[bool | BaseException] = []
     for (cp, _), (pk, held) in zip(writes, rows, strict=True):
         if pk is None:
@@ -264,6 +264,21 @@ def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list
         cp._state.adding = False
         outcomes.append(bool(held))
     return outcomes
+
+
+def _json_rows(writes: list[tuple[Checkpoint, str]]) -> str:
+    """The batch as one JSON parameter. Arrays, one per column, made the server re-plan the
+    statement on every execution: it knows their lengths when planning for given values, so
+    that plan always looked cheaper than the one for any values. A JSON parameter looks the
+    same to the planner whatever it holds, so the statement is planned once per connection."""
+    rows = []
+    for position, (cp, owner) in enumerate(writes):
+        row = {c: getattr(cp, c) for c in _CHECKPOINT_COLUMNS}
+        for c in ("deadline", "started_at", "finished_at"):
+            row[c] = None if row[c] is None else row[c].isoformat()
+        row.update(owner=owner, position=position)
+        rows.append(row)
+    return json.dumps(rows)
 
 
 def finish(
@@ -414,23 +429,10 @@ def cursor(alias: str) -> Iterator[Any]:
     conn.ensure_connection()
     conn.validate_thread_sharing()
     with conn.wrap_database_errors:
-        _plan_once(conn)
         raw = _prepared_cursor_class()(conn.connection)
     wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped:
         yield wrapped
-
-
-def _plan_once(conn: Any) -> None:
-    """Have the server plan each of these statements once per connection. Left to choose,
-    it re-plans the batched checkpoint insert on every execution (its arrays' lengths vary),
-    which cost more server time than running it. Set outside a transaction, so that no
-    rollback undoes it; Django's own statements are never prepared, so they are unaffected."""
-    raw = conn.connection
-    if getattr(raw, "_durable_generic_plans", False) or conn.in_atomic_block:
-        return
-    raw.execute("SET plan_cache_mode = force_generic_plan")
-    raw._durable_generic_plans = True
 
 
 def _fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:

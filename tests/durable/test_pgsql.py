@@ -44,6 +44,25 @@ def test_the_engine_prepares_its_statements_and_leaves_djangos_unprepared():
     assert not any("SELECT statement FROM pg_prepared_statements" in s for s in prepared)  # the ORM's
 
 
+def test_the_batched_checkpoint_insert_is_planned_once_per_connection():
+    # Planned anew on every execution, it cost the server more than running it.
+    runs = [durable.start(w.three_steps).id for _ in range(4)]
+    WorkflowRun.objects.filter(id__in=runs).update(status="RUNNING", lease_owner="me")
+    now = timezone.now()
+    for seq in range(20):
+        batch = [
+            (Checkpoint(run_id=r, seq=seq, kind="step", name="s", output="null", started_at=now, finished_at=now), "me")
+            for r in runs[: 1 + seq % 4]
+        ]
+        assert pgsql.insert_checkpoints("default", batch) == [True] * len(batch)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%INSERT INTO durable_checkpoint%SELECT%FROM rows%"])  # fmt: skip
+        [(generic, custom)] = cursor.fetchall()
+    assert custom <= 5 and generic >= 15  # the server tries five custom plans before it settles
+    assert Checkpoint.objects.filter(run_id=runs[3]).count() == 5
+
+
 @override_settings(DURABLE_PREPARED_STATEMENTS=False)
 def test_without_prepared_statements_nothing_is_prepared_and_runs_still_finish():
     handle = durable.start(w.three_steps)
