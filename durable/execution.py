@@ -24,7 +24,7 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         return _fail(run, ctx, exc, "")
     try:
         wf = resolve(run.name, run.target)
-        args, kwargs = serialization.loads(run.inputs)
+        args, kwargs = serialization.loads_call(run.inputs)
     except WorkflowImportError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
     history = getattr(run, "history", None)  # read by the claim on PostgreSQL

@@ -125,7 +125,25 @@ def dumps_call(args: list[Any], kwargs: dict[str, Any], what: str) -> str:
 def loads(text: str | None) -> Any:
     if text is None:
         return None
+    if _untagged(text):
+        return json.loads(text)  # what jsonpickle would return for it, at a fraction of the cost
     return jsonpickle.decode(text, keys=True)
+
+
+def loads_call(text: str) -> tuple[list[Any], dict[str, Any]]:
+    """A run's ``(args, kwargs)``, as ``dumps_call`` wrote them."""
+    prefix = f'{{"{tags.TUPLE}": '
+    if text.startswith(prefix) and _untagged(text[len(prefix) :]):
+        args, kwargs = json.loads(text)[tags.TUPLE]
+        return args, kwargs
+    args, kwargs = loads(text)
+    return args, kwargs
+
+
+def _untagged(text: str) -> bool:
+    """Whether ``text`` holds none of jsonpickle's markers (tags start ``py/``; keys that are
+    not strings start ``json://``): then it is plain JSON and jsonpickle reads it as json does."""
+    return "py/" not in text and tags.JSON_KEY not in text
 
 
 def dumps_exception(exc: BaseException) -> str:

@@ -48,6 +48,13 @@ def test_arguments_read_back_as_a_tuple_of_args_and_kwargs(args, kwargs):
     assert typed(back) == typed((args, kwargs))
 
 
+@given(values)
+@example({"json://1": "a string key that looks like jsonpickle's non-string key"})
+def test_reading_plain_json_directly_gives_what_jsonpickle_gives(value):
+    text = serialization.dumps(value)
+    assert typed(serialization.loads(text)) == typed(jsonpickle.decode(text, keys=True))
+
+
 class Tagged(dict):
     """A dict subclass: not plain JSON, so it keeps its type through jsonpickle."""
 
