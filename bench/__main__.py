@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="pairs of ours-then-DBOS for the throughput and wake figures (default 3; 1 with --quick)",
+        help="pairs of ours-then-DBOS for the throughput and wake figures (default 5; 1 with --quick)",
     )
     parser.add_argument("--no-dbos", action="store_true", help="do not measure DBOS even if it is installed")
     args = parser.parse_args(argv)

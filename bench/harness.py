@@ -19,10 +19,10 @@ class Bench:
         return quick if self.quick else full
 
     def paired(self, ours: Callable[[], float], dbos: Callable[[], float | None]) -> "Paired":
-        """Measure ours, then DBOS, ``rounds`` times (3 by default, 1 with --quick). This
+        """Measure ours, then DBOS, ``rounds`` times (5 by default, 1 with --quick). This
         machine's speed drifts by a third within minutes; a pair measured back to back shares
         the drift, so the ratio is the median of the pairs' ratios."""
-        pairs = [(ours(), dbos()) for _ in range(self.rounds or self.size(1, 3))]
+        pairs = [(ours(), dbos()) for _ in range(self.rounds or self.size(1, 5))]
         return Paired(pairs)
 
 
