@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .compare import Dbos
+from .report import Figure
 
 
 @dataclass
@@ -43,6 +44,10 @@ class Paired:
     def ratio(self) -> float | None:
         ratios = [o / d for o, d in self.pairs if d]
         return statistics.median(ratios) if ratios else None
+
+    def figure(self, name: str, unit: str, size: int, note: str = "") -> Figure:
+        return Figure(name, self.ours, unit, dbos=self.dbos, size=size, paired_ratio=self.ratio, extra=self.extra(),
+                      note=note)  # fmt: skip
 
     def extra(self) -> dict[str, object]:
         """The rounds, for the JSON line: ours and DBOS of each, and the spread of the ratios."""

@@ -25,15 +25,11 @@ def run(bench: Bench) -> list[Figure]:
         lambda: bench.dbos.measure("throughput_processes", n=n, procs=2).get("value"),
     )
     return [
-        Figure("workflows_per_s", one.ours, "wf/s", dbos=one.dbos, size=n, paired_ratio=one.ratio, extra=one.extra()),
-        Figure(
+        one.figure("workflows_per_s", "wf/s", n),
+        two.figure(
             "workflows_per_s_2w",
-            two.ours,
             "wf/s",
-            dbos=two.dbos,
-            size=n,
-            paired_ratio=two.ratio,
-            extra=two.extra(),
+            n,
             note="ours: 2 worker processes, 2 threads starting half the workflows each; DBOS: 2 processes, "
             "each starting and running half the workflows",
         ),

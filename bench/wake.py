@@ -33,15 +33,7 @@ def run(bench: Bench) -> list[Figure]:
     p50 = bench.paired(ours, dbos)
     p99 = [percentile(sorted(r), 0.99) for r in rounds]
     return [
-        Figure(
-            "wake_latency_ms_p50",
-            p50.ours,
-            "ms",
-            dbos=p50.dbos,
-            size=samples,
-            paired_ratio=p50.ratio,
-            extra=p50.extra(),
-        ),
+        p50.figure("wake_latency_ms_p50", "ms", samples),
         Figure(
             "wake_latency_ms_p99",
             statistics.median(p99),
