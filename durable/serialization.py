@@ -118,7 +118,7 @@ def dumps(value: Any, what: str = "value") -> str:
 def dumps_call(args: list[Any], kwargs: dict[str, Any], what: str) -> str:
     """A run's arguments, ``(args, kwargs)``, as ``dumps`` would write the tuple."""
     if _plain(args) and _plain(kwargs):
-        return f'{{"{tags.TUPLE}": [{json.dumps(args)}, {json.dumps(kwargs)}]}}'
+        return json.dumps({tags.TUPLE: [args, kwargs]})
     return dumps((args, kwargs), what)
 
 
@@ -130,10 +130,12 @@ def loads(text: str | None) -> Any:
     return jsonpickle.decode(text, keys=True)
 
 
+_CALL_PREFIX = '{"' + tags.TUPLE + '": '  # how dumps_call's text begins
+
+
 def loads_call(text: str) -> tuple[list[Any], dict[str, Any]]:
     """A run's ``(args, kwargs)``, as ``dumps_call`` wrote them."""
-    prefix = f'{{"{tags.TUPLE}": '
-    if text.startswith(prefix) and _untagged(text[len(prefix) :]):
+    if text.startswith(_CALL_PREFIX) and _untagged(text[len(_CALL_PREFIX) :]):
         args, kwargs = json.loads(text)[tags.TUPLE]
         return args, kwargs
     args, kwargs = loads(text)
