@@ -41,9 +41,12 @@ class Paired:
         return statistics.median(measured) if measured else None
 
     @property
+    def ratios(self) -> list[float]:
+        return [o / d for o, d in self.pairs if d]
+
+    @property
     def ratio(self) -> float | None:
-        ratios = [o / d for o, d in self.pairs if d]
-        return statistics.median(ratios) if ratios else None
+        return statistics.median(self.ratios) if self.ratios else None
 
     def figure(self, name: str, unit: str, size: int, note: str = "") -> Figure:
         return Figure(name, self.ours, unit, dbos=self.dbos, size=size, paired_ratio=self.ratio, extra=self.extra(),
@@ -51,7 +54,7 @@ class Paired:
 
     def extra(self) -> dict[str, object]:
         """The rounds, for the JSON line: ours and DBOS of each, and the spread of the ratios."""
-        ratios = [o / d for o, d in self.pairs if d]
+        ratios = self.ratios
         data: dict[str, object] = {"rounds": [[_r(o), _r(d)] for o, d in self.pairs]}
         if ratios:
             data["ratio_range"] = [_r(min(ratios)), _r(max(ratios))]
