@@ -9,8 +9,6 @@ other databases. Behind a pooler in transaction mode that cannot keep prepared s
 """
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +19,7 @@ from django.utils import timezone
 from .conf import get_settings
 from .models import Checkpoint, WorkflowRun
 from .notify import CHANNEL
+from .prepared import cursor, fetchall, fetchone
 
 
 def enabled(alias: str) -> bool:
@@ -64,7 +63,7 @@ def insert_run(alias: str, run: NewRun) -> bool:
     sql = _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
     params = (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
               run.max_recovery_attempts, run.created_at, run.created_at)  # fmt: skip
-    return _fetchone(alias, sql, params) is not None
+    return fetchone(alias, sql, params) is not None
 
 
 _CLAIM_CTES = """
@@ -226,7 +225,7 @@ _INSERT_CHECKPOINT = f"""
 def insert_checkpoint(alias: str, cp: Checkpoint, owner: str) -> bool:
     """Insert ``cp`` and tell whether ``owner`` still holds the run."""
     params = [*(getattr(cp, c) for c in _CHECKPOINT_COLUMNS), cp.run_id, owner]
-    cp.pk, held = _fetchone(alias, _INSERT_CHECKPOINT, params)  # type: ignore[misc]
+    cp.pk, held = fetchone(alias, _INSERT_CHECKPOINT, params)  # type: ignore[misc]
     cp._state.adding = False
     return bool(held)
 
@@ -254,7 +253,7 @@ _INSERT_CHECKPOINTS = f"""
 def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list[bool | BaseException]:
     """Insert several runs' checkpoints in one statement: for each, whether its owner still
     holds the run, or the IntegrityError of a seq another worker recorded first."""
-    rows = _fetchall(alias, _INSERT_CHECKPOINTS, [_json_rows(writes)])
+    rows = fetchall(alias, _INSERT_CHECKPOINTS, [_json_rows(writes)])
     outcomes: list[bool | BaseException] = []
     for (cp, _), (pk, held) in zip(writes, rows, strict=True):
         if pk is None:
@@ -362,7 +361,7 @@ def deliver(alias: str, run_id: str, topic: str, body: str, key: str | None, sen
     ``key`` was delivered before, None if there is no such run."""
     params = {"run": run_id, "topic": topic, "body": body, "key": key, "sender": sender, "now": now,
               "channel": CHANNEL, "notify": get_settings().notify_enabled}  # fmt: skip
-    found, stored, _ = _fetchone(alias, _DELIVER, params)  # type: ignore[misc]
+    found, stored, _ = fetchone(alias, _DELIVER, params)  # type: ignore[misc]
     return bool(stored) if found else None
 
 
@@ -404,69 +403,9 @@ def consume(alias: str, cp: Checkpoint, owner: str, now: datetime) -> tuple[str 
         params = [run_id, topic, run_id, seq, topic, now, now, run_id, owner, now, seq]
     else:
         sql, params = _FINISH_PENDING, [run_id, topic, now, cp.pk, run_id, owner, now, seq]
-    body, written = _fetchone(alias, sql, params)  # type: ignore[misc]
+    body, written = fetchone(alias, sql, params)  # type: ignore[misc]
     if written is not None:
         cp.pk = cp.pk or written
         cp.output, cp.finished_at = body, now
         cp._state.adding = False
     return body, written is not None
-
-
-# --- the cursor ----------------------------------------------------------------------------
-
-
-@contextmanager
-def cursor(alias: str) -> Iterator[Any]:
-    """A cursor on ``alias`` that binds parameters on the server and prepares each statement
-    on its first execution. It is Django's cursor wrapper around it, so the statements take
-    part in the current transaction, show in query logging and raise Django's exceptions."""
-    conn = connections[alias]
-    if not get_settings().PREPARED_STATEMENTS:
-        with conn.cursor() as plain:
-            yield plain
-        return
-    conn.close_if_health_check_failed()
-    conn.ensure_connection()
-    conn.validate_thread_sharing()
-    with conn.wrap_database_errors:
-        raw = _prepared_cursor_class()(conn.connection)
-    wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
-    with wrapped:
-        yield wrapped
-
-
-def _fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:
-    with cursor(alias) as c:
-        c.execute(sql, params)
-        return list(c.fetchall())
-
-
-def _fetchone(alias: str, sql: str, params: Any) -> tuple[Any, ...] | None:
-    with cursor(alias) as c:
-        c.execute(sql, params)
-        row: tuple[Any, ...] | None = c.fetchone()
-        return row
-
-
-_CLASS: Any = None
-
-
-def _prepared_cursor_class() -> Any:
-    global _CLASS
-    if _CLASS is None:
-        from django.db.backends.postgresql import base
-
-        class PreparedCursor(base.ServerBindingCursor):  # type: ignore[misc,name-defined]
-            """Prepares what it executes. Django turns psycopg's preparing off on its connections
-            (``prepare_threshold=None``, for poolers); it is turned on for these statements only."""
-
-            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                conn = self.connection
-                threshold, conn.prepare_threshold = conn.prepare_threshold, 0
-                try:
-                    return super().execute(query, params, **kwargs)
-                finally:
-                    conn.prepare_threshold = threshold
-
-        _CLASS = PreparedCursor
-    return _CLASS
