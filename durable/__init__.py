@@ -18,6 +18,8 @@ __all__ = [
     "resume",
     "retrieve",
     "run_cancelled",
+    "run_finished",
+    "run_resumed",
     "send",
     "set_event",
     "sleep",
@@ -28,6 +30,7 @@ __all__ = [
     "workflow_id",
     # exceptions
     "DurableError",
+    "EngineError",
     "NonDeterminismError",
     "NotInWorkflow",
     "ResultTimeout",
@@ -41,6 +44,7 @@ __all__ = [
 
 from .exceptions import (
     DurableError,
+    EngineError,
     NonDeterminismError,
     NotInWorkflow,
     ResultTimeout,
@@ -53,7 +57,7 @@ from .exceptions import (
 )
 from .queues import Queue
 from .registry import workflow
-from .signals import run_cancelled
+from .signals import run_cancelled, run_finished, run_resumed
 from .steps import step
 
 # The rest touches models, which need the app registry: load it on first use so that

@@ -13,7 +13,7 @@ import durable
 from durable.models import WorkflowRun
 
 from . import schema as schemas
-from . import stopped, wire
+from . import wire
 from .decision import Decision, Outcome, RequestExpired
 from .models import INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
 
@@ -63,7 +63,6 @@ def ask(
     asked_at = durable.now()
     deadline = None if timeout is None else asked_at + _duration(timeout)
     request_id = publish_request(spec, deadline)
-    stopped.reopen(request_id)  # a cancelled run that was resumed asks again
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": "waiting"})
     decision = _wait(request_id, spec, deadline)
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": str(decision.outcome)})

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
-from .. import activity, rendering, stopped
+from .. import activity, rendering
 from ..forms import FieldArgumentsForm, JsonArgumentsForm
 from ..models import Request
 from ..reviewers import may_decide
@@ -21,8 +21,6 @@ ACTIONS = ("approve", "reject", "edit", "respond")
 @reviewer_required
 def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
     req = get_object_or_404(Request, id=request_id)
-    if req.is_open:
-        stopped.close_if_run_stopped(req)
     tab = request.GET.get("tab", "request")
     context = detail_context(request, req, tab=tab if tab in DETAIL_TABS else "request")
     return render(request, "inbox/detail.html", context)
