@@ -16,12 +16,10 @@ def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY=<a long random string> when DEBUG is off.")
-    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
+DEBUG = env_bool("DEBUG", False)  # on only when asked for: `make run` sets DEBUG=1
+# No built-in key outside DEBUG. Without one the web server refuses to start (inbox/serving.py);
+# commands that sign nothing (migrate, durable_worker, checks) still run.
+SECRET_KEY = os.environ.get("SECRET_KEY") or ("django-insecure-dev-only-key" if DEBUG else "")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -116,3 +114,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"durable": {"handlers": ["console"], "level": os.environ.get("DURABLE_LOG_LEVEL", "INFO")}},
 }
+
+
+# --- Production hardening -------------------------------------------------------------------------
+
+# HTTPS=1: served over HTTPS behind a proxy that terminates TLS and sets X-Forwarded-Proto
+# (and strips any the client sent). Cookies only travel encrypted; plain HTTP is redirected; HSTS
+# tells browsers to use HTTPS for this domain and its subdomains for a year (preload-eligible).
+if env_bool("HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True

@@ -1,0 +1,55 @@
+"""Production settings: DEBUG off unless asked for, no built-in secret key, one switch for HTTPS,
+a Content-Security-Policy, pages kept out of caches, and sign-in throttling."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests import conftest as root
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args, **env):
+    """A Python process on the project's own settings, with ``env`` (None removes a variable)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "HTTPS", "ALLOWED_HOSTS")}
+    base |= {"DJANGO_SETTINGS_MODULE": "inbox.settings", "PYTHONPATH": str(root.ROOT)}
+    full = {k: v for k, v in (base | env).items() if v is not None}
+    return subprocess.run([sys.executable, *args], cwd=root.ROOT, env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_debug_is_off_unless_asked_for():
+    show = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    assert run("-c", show).stdout.strip() == "False"
+    assert run("-c", show, DEBUG="1").stdout.strip() == "True"
+
+
+def test_the_web_server_refuses_to_start_without_a_secret_key():
+    for module in ("inbox.wsgi", "inbox.asgi"):
+        refused = run("-c", f"import {module}")
+        assert refused.returncode != 0
+        assert "SECRET_KEY is not set and DEBUG is off" in refused.stderr and "token_urlsafe" in refused.stderr
+        assert run("-c", f"import {module}", SECRET_KEY=secrets.token_urlsafe(50)).returncode == 0
+        assert run("-c", f"import {module}", DEBUG="1").returncode == 0  # development has its own key
+
+
+def test_check_deploy_is_clean_with_the_https_switch_on():
+    production = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "inbox.example.com"}
+    check = ("manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    on = run(*check, HTTPS="1", **production)
+    assert on.returncode == 0 and "no issues" in on.stdout, on.stdout + on.stderr
+    off = run(*check, **production)  # the switch is what makes it clean
+    assert off.returncode != 0 and "security.W008" in off.stderr and "security.W012" in off.stderr
+
+
+def test_https_settings_redirect_and_mark_cookies_secure():
+    show = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, "
+        "s.SECURE_PROXY_SSL_HEADER)"
+    )
+    shown = run("-c", show, HTTPS="1", SECRET_KEY="x" * 50).stdout.split(maxsplit=4)
+    assert shown == ["True", "True", "True", "31536000", "('HTTP_X_FORWARDED_PROTO', 'https')\n"]
