@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from django.urls import reverse
 
 from tests import conftest as root
 
@@ -53,3 +54,26 @@ def test_https_settings_redirect_and_mark_cookies_secure():
     )
     shown = run("-c", show, HTTPS="1", SECRET_KEY="x" * 50).stdout.split(maxsplit=4)
     assert shown == ["True", "True", "True", "31536000", "('HTTP_X_FORWARDED_PROTO', 'https')\n"]
+
+
+def test_inbox_pages_carry_the_policy_and_are_not_stored(reviewer_client, make_request):
+    req = make_request()
+    pages = [
+        reverse("inbox:list"),
+        reverse("inbox:detail", args=[req.id]),
+        reverse("inbox:status", args=[req.id]),
+        reverse("inbox:start"),
+    ]
+    for url in pages:
+        response = reviewer_client.get(url)
+        assert response.status_code == 200, url
+        assert {"private", "no-store"} <= set(response["Cache-Control"].split(", ")), url
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe" not in policy and "frame-ancestors 'none'" in policy, url
+
+
+def test_static_files_keep_their_cache(client, settings):
+    settings.WHITENOISE_USE_FINDERS = True  # serve from the apps' static folders, as DEBUG does
+    settings.WHITENOISE_AUTOREFRESH = True
+    response = client.get("/static/inbox/inbox.js")
+    assert response.status_code == 200 and "no-store" not in response["Cache-Control"]
