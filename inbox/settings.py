@@ -5,6 +5,7 @@ DATABASE_URL selects the database: a SQLite file in the project by default,
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "durable",
     "inbox",
 ]
@@ -51,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "inbox.urls"
@@ -107,6 +110,11 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -145,3 +153,18 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+
+# Sign-in throttling (django-axes): 5 wrong passwords for one username from one address lock that
+# pair out for 15 minutes. Keyed on the pair, so a reviewer behind a shared address is not locked
+# out by someone else's typos, and nobody can lock an account from another address. A successful
+# sign-in clears the count. Unlock early: `manage.py axes_reset_username <name>`.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False  # the attempts are not audit history; the reset commands above manage them
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are still counted; successful sign-ins are not logged
+AXES_COOLOFF_MESSAGE = (
+    "Too many wrong passwords for this username from your address: sign-in is locked for 15 minutes. "
+    "Try again later, or ask an admin to unlock it (manage.py axes_reset_username <name>)."
+)

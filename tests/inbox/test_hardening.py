@@ -77,3 +77,31 @@ def test_static_files_keep_their_cache(client, settings):
     settings.WHITENOISE_AUTOREFRESH = True
     response = client.get("/static/inbox/inbox.js")
     assert response.status_code == 200 and "no-store" not in response["Cache-Control"]
+
+
+def sign_in(client, username, password, address="10.0.0.1"):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_repeated_wrong_passwords_lock_that_username_from_that_address(client, make_user):
+    make_user("alice")
+    make_user("bob")
+    for _ in range(4):
+        assert sign_in(client, "alice", "guess").status_code == 200  # the form again, with its error
+    locked = sign_in(client, "alice", "guess")  # the fifth
+    assert locked.status_code == 429 and "sign-in is locked for 15 minutes" in locked.content.decode()
+    assert "axes_reset_username" in locked.content.decode()
+    assert sign_in(client, "alice", "pw-alice").status_code == 429, "even the right password waits"
+    # Only that pair is locked: alice elsewhere and bob here still sign in.
+    assert sign_in(client, "alice", "pw-alice", address="10.0.0.2").status_code == 302
+    client.logout()
+    assert sign_in(client, "bob", "pw-bob").status_code == 302
+
+
+def test_a_successful_sign_in_clears_the_count(client, make_user):
+    make_user("alice")
+    for _ in range(3):
+        for _ in range(4):
+            sign_in(client, "alice", "typo")
+        assert sign_in(client, "alice", "pw-alice").status_code == 302, "12 typos, but never 5 in a row"
+        client.logout()
