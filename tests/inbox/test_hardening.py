@@ -14,9 +14,14 @@ from tests import conftest as root
 pytestmark = pytest.mark.django_db
 
 
+# Set by this test run or its harness (the browser tests allow sync ORM calls under Playwright's
+# event loop), never by a deployment.
+NOT_INHERITED = ("SECRET_KEY", "DEBUG", "HTTPS", "HSTS_SECONDS", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
 def run(*args, **env):
     """A Python process on the project's own settings, with ``env`` (None removes a variable)."""
-    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "HTTPS", "ALLOWED_HOSTS")}
+    base = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     base |= {"DJANGO_SETTINGS_MODULE": "inbox.settings", "PYTHONPATH": str(root.ROOT)}
     full = {k: v for k, v in (base | env).items() if v is not None}
     return subprocess.run([sys.executable, *args], cwd=root.ROOT, env=full, capture_output=True, text=True, timeout=120)
