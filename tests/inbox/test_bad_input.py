@@ -215,3 +215,13 @@ def test_the_issues_admin_filters_are_a_400_naming_the_cause(superuser_client, u
     response = superuser_client.get(url)
     assert_refused(response, message)
     assert "Show the list without filters" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("param", ["agent", "tab", "mine", "page", "created_at__year", "name", "q"])
+def test_the_inbox_list_filters_take_the_same_inputs_without_a_server_error(client_of, make_request, param):
+    make_request()
+    for value in ("%00", HUGE, "-" + HUGE, "%ff%fe"):
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = client_of.get(f"/?{param}={value}&tab=decided", **headers)
+            assert response.status_code in (200, 400), (param, value, response.status_code)
