@@ -15,17 +15,17 @@ MAX_JSON = 100_000
 
 def parse_object(text: str) -> dict[str, Any]:
     """A JSON object from reviewer text (plain ``json``: never an object instantiated from it)."""
-    value = _loads(text, "Check quotes, commas and brackets.")
+    value = _loads(text)
     if not isinstance(value, dict):
         raise forms.ValidationError("The arguments must be a JSON object: {...}.")
     return value
 
 
-def _loads(text: str, hint: str) -> Any:
+def _loads(text: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
-        raise forms.ValidationError(f"This is not valid JSON: {exc}. {hint}") from None
+        raise forms.ValidationError(f"This is not valid JSON: {exc}. Check quotes, commas and brackets.") from None
     except RecursionError:  # the parser refuses nesting past the recursion limit (~1,000 levels)
         raise forms.ValidationError(
             f"This JSON nests too deeply to read; at most {schemas.MAX_DEPTH} levels are accepted. "
@@ -207,7 +207,7 @@ class JsonValueField(forms.CharField):
 
     def to_python(self, value: Any) -> Any:
         text = str(super().to_python(value)).strip() or "null"
-        parsed = _loads(text, "Check quotes, commas and brackets.")
+        parsed = _loads(text)
         if self.kind in (dict, list) and not isinstance(parsed, self.kind):
             raise forms.ValidationError(f"Keep this a JSON {'object' if self.kind is dict else 'list'}.")
         return parsed
