@@ -1,4 +1,4 @@
-# The two commands: `make run` (app, worker and demo agents on SQLite) and `make test`.
+# The two commands: `make run` (app, worker and demo agents on SQLite, DEBUG on) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) manage.py runapp
+	DEBUG=1 $(PY) manage.py runapp
 
 test: $(STAMP)
 	PY=$(PY) bash .ci/test

@@ -42,6 +42,9 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 class CheckpointInline(ReadOnlyInline):
     model = Checkpoint
@@ -110,6 +113,9 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # history is read-only; cancel, resume and fork need the "manage" permission below
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a run's history is the audit trail: nobody deletes it here, superusers included
 
     def can_manage(self, request: HttpRequest) -> bool:
         return request.user.has_perm("durable.change_workflowrun")
