@@ -35,7 +35,7 @@ def execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
     try:
         return _execute(run, ctx)
     except DatabaseFault as fault:
-        return Outcome("fault", fault=fault.cause)
+        return Outcome("fault", fault=fault)
     except Exception as exc:
         if is_transient(exc):  # in the worker's own bookkeeping around the workflow
             return Outcome("fault", fault=exc)

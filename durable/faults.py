@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from django.db import DatabaseError, InterfaceError, connections
 
+from .conf import get_settings
 from .exceptions import EngineError
 
 logger = logging.getLogger("durable.faults")
@@ -36,9 +37,10 @@ class DatabaseFault(BaseException):
     A BaseException, like the engine's other unwinding signals, so that ``except Exception`` in
     a workflow cannot mistake it for its own error and carry on."""
 
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(f"{type(cause).__name__}: {cause}")
+    def __init__(self, cause: BaseException, what: str = "") -> None:
+        super().__init__(f"{what}: {type(cause).__name__}: {cause}" if what else f"{type(cause).__name__}: {cause}")
         self.cause = cause
+        self.what = what
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -89,8 +91,10 @@ def engine_operation(what: str) -> Iterator[None]:
     except DatabaseFault:
         raise
     except Exception as exc:
+        if isinstance(exc, DatabaseError) and connections[get_settings().DATABASE].in_atomic_block:
+            raise  # inside an operation's own transaction: its outermost handler decides
         if is_transient(exc):
-            raise DatabaseFault(exc) from exc
+            raise DatabaseFault(exc, what) from exc
         if isinstance(exc, DatabaseError):
             raise EngineError(
                 f"The engine could not record {what}: {type(exc).__name__}: {exc}. This is a bug or a broken "

@@ -11,7 +11,7 @@ from django.utils import timezone
 from . import serialization, store
 from .context import Interrupt, Park, RunContext
 from .exceptions import NonDeterminismError
-from .faults import engine_operation
+from .faults import engine_operation, retry_rolled_back
 from .models import Checkpoint, StepKind
 from .pgsql import SeqTaken
 
@@ -183,4 +183,4 @@ def read(ctx: RunContext, name: str, compute: Callable[[], Any]) -> Any:
 def guarded(what: str, fn: Callable[[], Any]) -> Any:
     """Run ``fn`` (an operation's writes, inside a workflow) under the engine's fault handling."""
     with engine_operation(what):
-        return fn()
+        return retry_rolled_back(db(), fn)

@@ -7,10 +7,11 @@ A run's life: ENQUEUED (``insert_run``, ``release``, ``resume``) → RUNNING und
 (``finish``), or CANCELLED from any unfinished state (``cancel``).
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Case, F, When
@@ -22,12 +23,25 @@ from .faults import retry_rolled_back
 from .models import TERMINAL, Checkpoint, Event, Message, QueueLock, Status, WorkflowRun
 from .records import ClaimedRun, ClaimRequest, Finished, NewRun
 
+Fn = TypeVar("Fn", bound=Callable[..., Any])
+
 CLAIMED_FIELDS = ("id", "name", "target", "inputs", "queue", "status", "recovery_attempts",
                   "max_recovery_attempts", "started_at", "forked_from", "parent_id")  # fmt: skip
 
 
 def db() -> str:
     return get_settings().DATABASE
+
+
+def _retried(fn: Fn) -> Fn:
+    """Run again when a serialization failure or a deadlock rolled the transaction back (under
+    SERIALIZABLE isolation, CockroachDB's, these are everyday); see ``faults.retry_rolled_back``."""
+
+    @functools.wraps(fn)
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        return retry_rolled_back(db(), lambda: fn(*args, **kwargs))
+
+    return cast(Fn, retrying)
 
 
 def _pg() -> bool:
@@ -158,6 +172,7 @@ def renew(run_ids: list[str], owner: str, lease_until: datetime) -> set[str]:
     return set(held.values_list("id", flat=True))
 
 
+@_retried
 def holds(run_id: str, owner: str) -> bool:
     """Whether ``owner`` still holds the run: it was not cancelled or taken over."""
     if _pg():
@@ -177,6 +192,7 @@ def release(run_ids: list[str], owner: str, unstarted: bool = False) -> int:
 # --- checkpoints --------------------------------------------------------------------------
 
 
+@_retried
 def write_checkpoint(cp: Checkpoint, owner: str) -> bool:
     """Insert ``cp`` and tell whether ``owner`` still holds the run: one round trip on
     PostgreSQL, where this is the per-step cost that matters. IntegrityError: the seq was
@@ -189,6 +205,7 @@ def write_checkpoint(cp: Checkpoint, owner: str) -> bool:
     return groupcommit.writer(db()).write(cp, owner)
 
 
+@_retried
 def complete_checkpoint(cp: Checkpoint, output: str | None, error: str | None = None) -> bool:
     """Complete a checkpoint recorded as pending (a recv, sleep or wait that parked); False if
     it was completed already (by another worker that took the run over)."""
@@ -211,6 +228,7 @@ class NotHeld(Exception):
     """The run is no longer the caller's: cancelled, or taken over by another worker."""
 
 
+@_retried
 def park(
     run_id: str,
     owner: str,
@@ -318,6 +336,7 @@ def pending_messages(run_id: str, topic: str) -> Any:
     return Message.objects.using(db()).filter(destination_id=run_id, topic=topic, consumed_at__isnull=True)
 
 
+@_retried
 def consume(cp: Checkpoint, owner: str) -> tuple[str | None, bool]:
     """Take the oldest pending message on the recv ``cp``'s topic as its outcome (completing
     ``cp`` if pending, inserting it if not saved yet). Returns the message body (None: none
