@@ -388,9 +388,11 @@ def finish(
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=now, updated_at=now)
     values.update(fields)
     if not parent_id and _pg():
-        return retry_rolled_back(
-            db(), lambda: pgsql.finish(db(), run_id, owner, values, pending, end_topic(run_id), then)
-        )
+        topic = end_topic(run_id)
+        finished = retry_rolled_back(db(), lambda: pgsql.finish(db(), run_id, owner, values, pending, topic, then))
+        if finished.recorded:
+            _finished(run_id, fields["status"])
+        return finished
     try:
         with transaction.atomic(using=db()):
             if pending is not None and not write_checkpoint(pending, owner):
