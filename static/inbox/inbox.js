@@ -78,7 +78,13 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (leaving) event.preventDefault();
   });
-  document.addEventListener("htmx:beforeOnLoad", function (event) {
+  // Listened for on <body>, below `document`: with DEBUG on, django-htmx's error script (added by
+  // {% htmx_script %}) listens on `document` and replaces the whole page with any 400 response.
+  // A 400 (a form error) or a 409 (decided elsewhere) is an answer this page swaps in (see the
+  // htmx-config in base.html), so it stops here; 403, 404 and 500 still reach the debug page.
+  document.body.addEventListener("htmx:beforeOnLoad", function (event) {
+    const status = event.detail.xhr.status;
+    if (status === 400 || status === 409) event.stopPropagation();
     if (leaving) event.preventDefault();
     else if (event.detail.xhr.getResponseHeader("HX-Redirect")) leaving = true;
   });
