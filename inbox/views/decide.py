@@ -88,6 +88,7 @@ def _closed(request: HtmxHttpRequest, req: Request) -> HttpResponse:
     """Tell the second decider who decided first and when: 409 for htmx, a message otherwise."""
     notice = deciding.closed_message(req)
     if request.htmx:
-        return _panel(request, req, 409, closed_notice=notice)
+        req = Request.objects.get(id=req.id)  # as it is now, with the decision that closed it
+        return _panel(request, req, 409, closed_notice=notice, oob=True)
     messages.warning(request, notice)
     return redirect("inbox:detail", request_id=req.id)

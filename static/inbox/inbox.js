@@ -17,9 +17,13 @@
     document.querySelectorAll("time.countdown[data-deadline]").forEach(function (el) {
       const left = Math.round((Date.parse(el.dataset.deadline) - now) / 1000);
       el.textContent = left > 0 ? "in " + span(left) : "overdue by " + span(-left);
-      el.classList.toggle("overdue", left <= 0);
-      const row = el.closest(".request-row");
-      if (row) row.classList.toggle("overdue", left <= 0);
+      // Within the hour it stands out ("soon"), then turns "overdue" (the server's inbox_tags.urgency).
+      const soon = left > 0 && left <= 3600;
+      [el, el.closest(".request-row")].forEach(function (shown) {
+        if (!shown) return;
+        shown.classList.toggle("overdue", left <= 0);
+        shown.classList.toggle("soon", soon);
+      });
     });
   }
 
