@@ -1,8 +1,8 @@
 """Small display helpers for the inbox templates."""
 
 import functools
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
