@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from .. import deciding, rendering
-from ..forms import DecisionForm, FieldArgumentsForm, JsonArgumentsForm
+from ..argument_form import SchemaArgumentsForm
+from ..forms import DecisionForm, JsonArgumentsForm
 from ..models import Choice, Request
 from ..reviewers import may_decide
 from .access import HtmxHttpRequest, reviewer_required
@@ -63,8 +64,8 @@ def edit_preview(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
     if not req.allows(Choice.EDIT):
         return _panel(request, req, 400, edit_error="This agent does not accept edits.")
     json_mode = request.POST.get("mode") == "json"
-    form: JsonArgumentsForm | FieldArgumentsForm
-    form = JsonArgumentsForm(req, request.POST) if json_mode else FieldArgumentsForm(req, request.POST)
+    form: JsonArgumentsForm | SchemaArgumentsForm
+    form = JsonArgumentsForm(req, request.POST) if json_mode else SchemaArgumentsForm(req, request.POST)
     if not form.is_valid():
         bound = {"json_form": form, "json_open": True} if json_mode else {"field_form": form}
         return _panel(request, req, 400, act="edit", **bound)

@@ -7,8 +7,9 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
-from .. import activity, rendering
-from ..forms import FieldArgumentsForm, JsonArgumentsForm
+from .. import activity, arguments, rendering
+from ..argument_form import SchemaArgumentsForm
+from ..forms import JsonArgumentsForm
 from ..models import Request
 from ..reviewers import may_decide
 from .access import HtmxHttpRequest, reviewer_required
@@ -44,11 +45,12 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
         "tab": "request",
         "act": act if act in ACTIONS else "",
         "body_html": rendering.markdown(req.body_markdown),
+        "arguments": arguments.labelled(req.arguments, req.schema),
         "arguments_pretty": rendering.pretty_json(req.arguments),
         "schema_pretty": rendering.pretty_json(req.schema) if req.schema else "",
         "digest": req.shown_digest(),
         "may_decide": may_decide(request.user, req),
-        "field_form": FieldArgumentsForm(req),
+        "field_form": SchemaArgumentsForm(req),
         "json_form": JsonArgumentsForm(req),
         "decision": getattr(req, "decision", None) if not req.is_open else None,
     }
