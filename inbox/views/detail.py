@@ -22,6 +22,8 @@ ACTIONS = ("approve", "reject", "edit", "respond")
 @reviewer_required
 def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
     req = get_object_or_404(Request, id=request_id)
+    if request.GET.get("part") == "after" and not req.is_open:  # polled until the run ends
+        return render(request, "inbox/_after.html", {"req": req, "after": activity.after_decision(req)})
     tab = request.GET.get("tab", "request")
     context = detail_context(request, req, tab=tab if tab in DETAIL_TABS else "request")
     return render(request, "inbox/detail.html", context)
@@ -55,6 +57,8 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
         "decision": getattr(req, "decision", None) if not req.is_open else None,
     }
     context.update(extra)
+    if context["decision"] is not None and context["tab"] == "request":
+        context["after"] = activity.after_decision(req)
     if context["tab"] == "activity":
         context.update(activity.activity(req))
     if context["tab"] == "history":

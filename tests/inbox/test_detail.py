@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from durable import serialization
@@ -227,3 +228,33 @@ def test_schema_errors_are_in_a_reviewers_words_next_to_their_input(reviewer_cli
     assert "&#x27;" not in html  # no Python repr
     amount = html[html.index('data-key="amount"') :]
     assert amount.index("amount must be at most 148.34.") < amount.index('data-key="currency"')  # beside its input
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_decision_the_page_shows_what_the_agent_did_next(worker, reviewer_client, reviewer):
+    from inbox.agents.refund import refund_agent
+
+    handle, req = start_and_wait(refund_agent, order_id="A-77", customer="bo@example.com", complaint="Late")
+    decide(req.id, reviewer, "approve")
+    handle.result(timeout=15)
+    html = detail(reviewer_client, req)
+    after = html[html.index('id="after-decision"') :]
+    assert 'data-finished="true"' in after and "hx-get" not in after.split(">")[0]  # no more polling
+    # The steps and progress after the decision, in order; nothing from before it.
+    assert after.index("Issuing the refund") < after.index("refund.issue_refund") < after.index("Refunded")
+    assert "refund.lookup_order" not in after
+    assert 'id="after-result" data-status="SUCCESS"' in after and "&quot;status&quot;: &quot;refunded&quot;" in after
+    # The run id leads to what the agent did (a reviewer) or to the run's history (staff who may view runs).
+    assert 'href="?tab=activity" id="request-run"' in html
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    reviewer_client.force_login(admin)
+    assert f'href="/admin/durable/workflowrun/{req.run_id}/change/" id="request-run"' in detail(reviewer_client, req)
+
+
+@pytest.mark.django_db
+def test_the_after_decision_part_polls_while_the_run_works(reviewer_client, reviewer, make_request):
+    req = make_request()
+    decide(req.id, reviewer, "approve")  # sent; no worker runs, so the run has not received it yet
+    html = detail(reviewer_client, req, "?part=after")
+    assert html.lstrip().startswith('<section id="after-decision" data-finished="false"')
+    assert f'hx-get="/requests/{req.id}/?part=after"' in html and "The decision is on its way" in html
