@@ -72,3 +72,17 @@ def test_only_users_who_may_fork_see_the_fork_button(page, url, finished_run):
     page.goto(url(f"/admin/durable/workflowrun/{finished_run.id}/change/"))
     page.locator("#fork-run").click()
     expect(page.get_by_role("button", name="Fork")).to_be_visible()
+
+
+def test_a_waiting_run_says_what_it_waits_for_and_can_be_cancelled_from_its_page(client, worker):
+    handle = durable.start(sw.every_kind, "A-2", 3.0)
+    wait_for(lambda: handle.get().wait_topic == "decision", what="the recv")
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    page = client.get(f"/admin/durable/workflowrun/{handle.id}/change/").content.decode()
+    assert "Waiting for a message on “decision”" in page and 'id="cancel-run"' in page
+    # What the page's Cancel button posts: the runs list's cancel action, for this run.
+    data = {"action": "cancel_runs", "_selected_action": handle.id}
+    assert client.post("/admin/durable/workflowrun/", data).status_code == 302
+    assert handle.status() == Status.CANCELLED
+    page = client.get(f"/admin/durable/workflowrun/{handle.id}/change/").content.decode()
+    assert 'id="resume-run"' in page and 'id="cancel-run"' not in page

@@ -67,6 +67,10 @@ def test_approve_leaves_the_live_list_and_the_run_finishes(signed_in, worker, ur
     inbox.locator("#tab-decided").click()
     open_request(inbox, title)
     expect(inbox.locator("#decided-by")).to_have_text("alice")
+    # What the agent did once approved, and how its run ended, on the request itself.
+    expect(inbox.locator("#after-list")).to_contain_text("deploy.deploy")
+    expect(inbox.locator("#after-result")).to_have_attribute("data-status", "SUCCESS")
+    expect(inbox.locator("#after-result-value")).to_contain_text('"status": "deployed"')
     inbox.locator("#tab-activity").click()
     expect(inbox.locator("#run-status")).to_have_attribute("data-status", "SUCCESS")
     expect(inbox.locator("#run-status")).to_have_text("Succeeded")

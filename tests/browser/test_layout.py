@@ -86,6 +86,13 @@ def test_every_page_fits_the_screen(page, reviewer, url, requests, artifacts, wi
     expect(soon).to_have_class("request-row soon")
     expect(page.locator(f'.request-row[data-request-id="{requests["long"].id}"]')).not_to_have_class("soon")
 
+    # Sorted by deadline (the soonest first), or by age.
+    links = page.locator(".request-link")
+    expect(links.first).to_have_text(requests["soon"].title)
+    page.locator("#filter-sort").select_option("oldest")
+    page.locator("#filter-apply").click()
+    expect(links.first).to_have_text(f"Refund {LONG}")
+
     page.goto(url("/?tab=decided"))
     expect(page.locator(".decision")).to_have_text("Rejected")
     fits(page, width, "list-decided", artifacts)
