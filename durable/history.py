@@ -139,6 +139,9 @@ def _per_mille(fraction: float) -> float:
 def _value(cp: Checkpoint, event: Event | None) -> str:
     if cp.kind == StepKind.SET_EVENT and event is not None:
         return readable(event.value)
+    if cp.kind == StepKind.SEND:
+        delivered = _loads(cp.output) is not False
+        return "Delivered." if delivered else "Not delivered again: its idempotency key was used before."
     if cp.kind in (StepKind.SLEEP, StepKind.SET_EVENT, StepKind.START) or cp.output is None:
         return ""
     return readable(cp.output)

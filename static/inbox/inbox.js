@@ -52,7 +52,7 @@
   const detailKeys = {
     a: "#approve-button",
     r: "#reject-reason",
-    e: "#edit-form input:not([type=hidden]), #edit-form textarea, #edit-json",
+    e: "#edit-form input:not([type=hidden]), #edit-form select, #edit-form textarea, #edit-json",
     t: "#respond-text",
   };
 

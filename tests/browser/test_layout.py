@@ -59,8 +59,15 @@ def requests(make_request, reviewer):  # noqa: F811
     soon = make_request(
         title="Refund 42.00 EUR on order A-1000?",
         agent="refund_agent",
-        arguments={"order_id": "A-1000", "amount": 42.0, "currency": "EUR", "note": "Arrived broken"},
-        schema={"type": "object", "properties": {"amount": {"type": "number", "maximum": 50, "title": "Amount"}}},
+        arguments={"order_id": "A-1", "amount": 42.0, "currency": "EUR", "to": "ana@example.com", "on": "2026-12-24"},
+        schema={
+            "type": "object",
+            "properties": {
+                "amount": {"type": "number", "maximum": 50, "title": "Amount"},
+                "to": {"type": "string", "format": "email"},
+                "on": {"type": "string", "format": "date"},
+            },
+        },
         deadline=timedelta(minutes=30),
     )
     decided = make_request(title="Deploy billing v1.2.3 to production?", agent="deploy_agent")
@@ -79,6 +86,7 @@ def test_every_page_fits_the_screen(page, reviewer, url, requests, artifacts, wi
     expect(page.locator(".request-link").first).to_be_visible()
     fits(page, width, "list", artifacts)
     assert page.evaluate(BROKEN_WORDS, ".request-row td, .tabs, .filters") == []  # never "Refun d"
+    expect(page.locator("footer.keys")).to_contain_text("a open to approve")
     sign_out, who = page.locator("#sign-out"), page.locator("#signed-in-as")
     assert abs(sign_out.evaluate(MIDDLE) - who.evaluate(MIDDLE)) <= 2  # centred in the top bar
     # A deadline within the hour stands out; one five hours away does not.
@@ -111,8 +119,12 @@ def test_every_page_fits_the_screen(page, reviewer, url, requests, artifacts, wi
     expect(prominent.first.locator(".value")).to_have_text("42.0")
     expect(page.locator("#request-arguments")).to_be_hidden()  # the raw JSON...
     page.get_by_text("Raw JSON").click()
-    expect(page.locator("#request-arguments")).to_contain_text('"order_id": "A-1000"')  # ...one click away
+    expect(page.locator("#request-arguments")).to_contain_text('"order_id": "A-1"')  # ...one click away
     expect(page.locator("#request-deadline .countdown")).to_have_class("countdown soon")
+    expect(page.locator(".field[data-key=amount] .limits")).to_have_text("at most 50")
+    expect(page.locator('.field[data-key=to] input[type="email"]')).to_have_value("ana@example.com")
+    expect(page.locator('.field[data-key=on] input[type="date"]')).to_have_value("2026-12-24")
+    expect(page.locator("#request-run")).to_have_attribute("href", "?tab=activity")  # what the agent did
     fits(page, width, "detail", artifacts)
     for tab in ("activity", "history"):
         page.goto(url(f"/requests/{requests['soon'].id}/?tab={tab}"))
