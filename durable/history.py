@@ -144,7 +144,7 @@ def _value(cp: Checkpoint, event: Event | None) -> str:
         return "Delivered." if delivered else "Not delivered again: its idempotency key was used before."
     if cp.kind in (StepKind.SLEEP, StepKind.SET_EVENT, StepKind.START) or cp.output is None:
         return ""
-    return readable(cp.output)
+    return "" if _loads(cp.output) is None else readable(cp.output)  # None: nothing to show
 
 
 def _inputs(text: str) -> tuple[str, list[tuple[str, str]]]:

@@ -48,6 +48,7 @@ class AfterDecision:
     received: bool  # the agent's recv took the decision
     items: list[Step | Progress]  # in the order the agent did them
     result: str  # the run's result (or its error) once it ended
+    next_request: Request | None = None  # the run's next question to the inbox, if it asked again
 
     @property
     def finished(self) -> bool:
@@ -69,7 +70,9 @@ def after_decision(req: Request) -> AfterDecision:
     elif run.status == Status.ERROR:
         result = run.error_message or shown(run.error)
     done = [(cp.seq, Step(cp, _output(cp))) for cp in later] + [(e.seq, _progress(e)) for e in events]
-    return AfterDecision(run, True, [item for _, item in sorted(done, key=lambda pair: pair[0])], result)
+    items = [item for _, item in sorted(done, key=lambda pair: pair[0])]
+    asked_again = Request.objects.filter(run_id=run.id, created_at__gt=req.created_at).order_by("created_at").first()
+    return AfterDecision(run, True, items, result, asked_again)
 
 
 def _output(cp: Checkpoint) -> str:

@@ -36,6 +36,7 @@ def test_the_page_shows_every_operation_as_the_users_data(client, finished_run):
     assert "Raised KeyError: no coupon SPRING" in page
     assert "&quot;gift&quot;, &quot;express&quot;" in page  # a tuple argument, as a list
     assert "Woken by message" in page and "&quot;approved&quot;: true" in page
+    assert "No message came before the deadline" in page  # the recv on "never" timed out
 
 
 @pytest.mark.parametrize("width", [390, 1280])

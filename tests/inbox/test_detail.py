@@ -135,6 +135,9 @@ def test_history_lists_every_request_of_the_run(worker, reviewer_client, reviewe
     html = detail(reviewer_client, second, "?tab=history")
     assert "First question" in html and "Second question" in html
     assert 'data-choice="approve"' in html
+    # The first request says the agent asked again, and links to the new question.
+    first_page = detail(reviewer_client, first)
+    assert f'It asked again: <a href="/requests/{second.id}/">Second question</a> (waiting)' in first_page
 
 
 @pytest.mark.django_db
