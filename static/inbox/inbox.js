@@ -27,6 +27,18 @@
     });
   }
 
+  // Moments the server writes in UTC, shown to the second in the reviewer's own timezone.
+  const localFormat = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
+  });
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local][datetime]").forEach(function (el) {
+      const moment = new Date(el.getAttribute("datetime"));
+      if (!isNaN(moment)) el.textContent = localFormat.format(moment);
+    });
+  }
+
   function rows() { return Array.from(document.querySelectorAll(".request-link")); }
 
   function move(step) {
@@ -99,6 +111,7 @@
     const link = document.activeElement && document.activeElement.closest(".request-link");
     focusedId = link ? link.dataset.requestId : null;
   });
+  document.addEventListener("htmx:afterSettle", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function () {
     if (focusedId) {
       const link = document.querySelector('.request-link[data-request-id="' + focusedId + '"]');
@@ -112,6 +125,7 @@
     const detail = document.querySelector(".detail[data-act]");
     const key = detail && acts[detail.dataset.act];
     if (key) focusOn(detailKeys[key]);
+    localTimes(document);
     tick();
     setInterval(tick, 1000);
   });

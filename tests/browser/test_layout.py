@@ -137,3 +137,16 @@ def test_every_page_fits_the_screen(page, reviewer, url, requests, artifacts, wi
     page.goto(url("/agents/start/"))
     expect(page.locator("#start-agent-form")).to_contain_text("Refund: proposes")  # no stray space
     fits(page, width, "start", artifacts)
+
+
+def test_times_read_in_the_reviewers_timezone(chromium, reviewer, url, requests):
+    from zoneinfo import ZoneInfo
+
+    context = chromium.new_context(timezone_id="America/New_York")  # the server keeps UTC
+    page = login_as(context.new_page(), url, reviewer)
+    decided = requests["decided"]
+    page.goto(url(f"/requests/{decided.id}/"))
+    local = decided.decision.decided_at.astimezone(ZoneInfo("America/New_York"))
+    expect(page.locator("#decided-summary time").first).to_contain_text(local.strftime("%H:%M:%S"))
+    expect(page.locator("#decided-summary time").first).not_to_contain_text("UTC")
+    context.close()
