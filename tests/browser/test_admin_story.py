@@ -58,6 +58,10 @@ def test_an_admin_reads_the_timeline_at_any_width(chromium, url, finished_run, a
     expect(page.locator("#run-summary time").first).to_contain_text(created.strftime("%H:%M:%S"))
     page.screenshot(path=artifacts / f"admin-run-story-{width}.png", full_page=True)
     assert page.evaluate(PAGE_WIDTH) <= width, page.evaluate(WIDEST)
+    page.locator("#fork-run").click()
+    expect(page.get_by_role("button", name="Fork")).to_be_visible()
+    page.screenshot(path=artifacts / f"admin-fork-{width}.png", full_page=True)
+    assert page.evaluate(PAGE_WIDTH) <= width, page.evaluate(WIDEST)
     context.close()
 
 
