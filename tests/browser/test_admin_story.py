@@ -62,6 +62,10 @@ def test_an_admin_reads_the_timeline_at_any_width(chromium, url, finished_run, a
     expect(page.get_by_role("button", name="Fork")).to_be_visible()
     page.screenshot(path=artifacts / f"admin-fork-{width}.png", full_page=True)
     assert page.evaluate(PAGE_WIDTH) <= width, page.evaluate(WIDEST)
+    page.goto(url("/admin/durable/workflowrun/"))
+    expect(page.locator("#result_list")).to_contain_text("every_kind")
+    page.screenshot(path=artifacts / f"admin-runs-{width}.png", full_page=True)
+    assert page.evaluate(PAGE_WIDTH) <= width, page.evaluate(WIDEST)
     context.close()
 
 
