@@ -10,6 +10,7 @@ import durable
 from durable.models import Status
 from tests.browser import story_workflows as sw
 from tests.browser.conftest import PAGE_WIDTH, WIDEST, login_as
+from tests.browser.test_csp import WATCH
 from tests.inbox.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +44,7 @@ def test_the_page_shows_every_operation_as_the_users_data(client, finished_run):
 def test_an_admin_reads_the_timeline_at_any_width(chromium, url, finished_run, artifacts, width):
     # The reader is in India (UTC+5:30); the server keeps UTC.
     context = chromium.new_context(viewport={"width": width, "height": 900}, timezone_id="Asia/Kolkata")
+    context.add_init_script(WATCH)  # Content-Security-Policy violations, collected
     page = context.new_page()
     login_as(page, url, User.objects.create_superuser("root", "root@example.com", "pw"))
     page.goto(url(f"/admin/durable/workflowrun/{finished_run.id}/change/"))
@@ -62,6 +64,7 @@ def test_an_admin_reads_the_timeline_at_any_width(chromium, url, finished_run, a
     expect(page.get_by_role("button", name="Fork")).to_be_visible()
     page.screenshot(path=artifacts / f"admin-fork-{width}.png", full_page=True)
     assert page.evaluate(PAGE_WIDTH) <= width, page.evaluate(WIDEST)
+    assert page.evaluate("window.__violations") == []
     page.goto(url("/admin/durable/workflowrun/"))
     expect(page.locator("#result_list")).to_contain_text("every_kind")
     page.screenshot(path=artifacts / f"admin-runs-{width}.png", full_page=True)
