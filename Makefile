@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
+PORT ?= 8000
+
 .PHONY: run test install bench
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -15,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	DEBUG=1 $(PY) manage.py runapp
+	DEBUG=1 $(PY) manage.py runapp 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	PY=$(PY) bash .ci/test

@@ -9,6 +9,8 @@ from typing import Any
 from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
+from . import schema_words
+
 # How deeply edited arguments may nest (containers in containers; the arguments object is level 1).
 # The agent gets them back as a dict and may store it with the engine: as a step's result, an event,
 # its return value, inside its own dataclass. The engine writes plain JSON up to 33 levels with the
@@ -41,8 +43,7 @@ def errors(arguments: Any, schema: Mapping[str, Any] | None) -> list[str]:
 
 
 def _sentence(error: schema_exceptions.ValidationError) -> str:
-    where = ".".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
+    return schema_words.sentence(error)  # in a reviewer's words, not jsonschema's Python reprs
 
 
 def storage_problems(value: Any) -> list[str]:
