@@ -71,8 +71,8 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         """The run's story (a timeline of its operations) instead of a form: history is never edited."""
         run = self.get_object(request, unquote(object_id))
-        if run is None:  # Django's answer: the runs list, with a notice
-            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)  # type: ignore[attr-defined, no-any-return]
+        if run is None:  # a link to a run that does not exist is a 404, not the list with a notice
+            raise Http404(f"There is no workflow run {unquote(object_id)!r}.")
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         context = {

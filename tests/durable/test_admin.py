@@ -40,6 +40,12 @@ def test_change_page_shows_inputs_steps_events_and_messages(worker, admin_client
     assert "<script>alert(1)" not in page
 
 
+def test_an_unknown_run_is_a_404_on_its_page_and_its_fork_page(admin_client):
+    for url in ("/admin/durable/workflowrun/no-such-run/change/", "/admin/durable/workflowrun/no-such-run/fork/"):
+        response = admin_client.get(url)
+        assert response.status_code == 404, url
+
+
 def test_failed_run_shows_error_and_traceback(worker, admin_client):
     handle = durable.start(w.waiter, "go", timeout=0)
     handle.result(timeout=10)
