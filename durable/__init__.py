@@ -19,6 +19,7 @@ __all__ = [
     "retrieve",
     "run_cancelled",
     "run_finished",
+    "run_forked",
     "run_resumed",
     "send",
     "set_event",
@@ -57,7 +58,7 @@ from .exceptions import (
 )
 from .queues import Queue
 from .registry import workflow
-from .signals import run_cancelled, run_finished, run_resumed
+from .signals import run_cancelled, run_finished, run_forked, run_resumed
 from .steps import step
 
 # The rest touches models, which need the app registry: load it on first use so that

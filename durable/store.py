@@ -514,6 +514,10 @@ def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
         events = Event.objects.using(db()).filter(run_id=original.id, seq__lt=from_step)
         Event.objects.using(db()).bulk_create([_copy(e, Event, run_id=new_id) for e in events])
         notify.workers_after_commit()
+        send = signals.run_forked.send_robust
+        transaction.on_commit(
+            lambda: send(sender=WorkflowRun, run_id=new_id, forked_from=original.id, from_step=from_step), using=db()
+        )
 
 
 def _copy(obj: Any, model: Any, **changes: Any) -> Any:
