@@ -373,6 +373,11 @@ def event_topic(run_id: str, key: str) -> str:
 # --- the end of a run -----------------------------------------------------------------------
 
 
+def leases_with_end() -> bool:
+    """Whether a run's end can also lease the thread's next run in the same statement (PostgreSQL)."""
+    return _pg()
+
+
 def finish(
     run_id: str,
     owner: str,

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from . import faults, pgsql, store
+from . import faults, store
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
@@ -184,7 +184,7 @@ class Worker:
     def _claim_with_end(self) -> ClaimRequest | None:
         """What to lease with the run's end: the next run for this thread, unless queue limits
         need the loop's claim (which counts and locks) or the database is not PostgreSQL."""
-        if self.stopping.is_set() or not pgsql.enabled(self.alias) or limited_queues():
+        if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
             return None
         return ClaimRequest(self.id, self.lease, 1, queues=self._queues())
 
