@@ -224,7 +224,7 @@ class Worker:
                 return outcome  # its lease runs out and another worker takes it
             pending, ctx.then = ctx.pending, None
             ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={}, forked_from=run.forked_from)
-            ctx.pending = pending
+            ctx.pending, ctx.confirmed_at = pending, 0.0  # nothing has confirmed the lease since the fault
             with self.lock:
                 if run.id in self.inflight:
                     self.inflight[run.id] = (ctx, run.queue)
