@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Queue",
     "WorkflowHandle",
+    "call_sync",
     "cancel",
     "event_history",
     "fork",
@@ -39,6 +40,7 @@ __all__ = [
     "WorkflowNotFound",
 ]
 
+from .aio import call_sync
 from .exceptions import (
     DurableError,
     NonDeterminismError,
