@@ -1,0 +1,37 @@
+"""A Pydantic AI agent with ``Durability()``: each model request and tool call is one step."""
+
+import pytest
+
+import durable
+from durable.models import Checkpoint
+from tests.agents import agents
+from tests.durable.conftest import checkpoints
+from tests.workflows import ledger_lines
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STEPS = [
+    "trip__model.request",
+    "trip__function_toolset__<agent>.call_tool:lookup",
+    "trip__model.request",
+    "trip__function_toolset__<agent>.call_tool:price",
+    "trip__model.request",
+    "trip__function_toolset__<agent>.call_tool:book",
+    "trip__model.request",
+]
+
+
+@pytest.mark.parametrize("workflow", [agents.trip_agent, agents.trip_agent_sync], ids=["async", "sync"])
+def test_every_model_request_and_tool_call_is_a_step_named_by_pydantic_ai(worker, ledger, workflow):
+    handle = durable.start(workflow, "Oslo")
+    assert handle.result(timeout=30) == "found-x0 42 {'booked': 'x2'}"
+    assert [name for _, _, name in checkpoints(handle)] == STEPS
+    assert len(ledger_lines("model:")) == 4 and len(ledger_lines("tool:")) == 3
+
+
+def test_a_model_response_is_stored_in_pydantic_ais_json_form(worker, ledger):
+    handle = durable.start(agents.trip_agent, "Oslo")
+    handle.result(timeout=30)
+    first = Checkpoint.objects.filter(run_id=handle.id).order_by("seq").first()
+    stored = first.output
+    assert '"part_kind": "tool-call"' in stored and "py/object" not in stored
