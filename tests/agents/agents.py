@@ -1,13 +1,15 @@
 """Importable Pydantic AI agents on an instant, scripted FunctionModel, run by durable workflows."""
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, Field
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.messages import ModelMessage, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 import durable
 from durable.pydantic_ai import Durability, run_sync
+from inbox.approvals import InboxApprovals
 from tests.workflows import flag, ledger, wait_for_gate
 
 TOOLS = ("lookup", "price", "book")
@@ -57,3 +59,44 @@ async def trip_agent(city: str) -> str:
 @durable.workflow()
 def trip_agent_sync(city: str) -> str:
     return run_sync(trip, f"Plan a trip to {city}").output
+
+
+# --- an agent whose refund tool needs a reviewer's approval in the inbox ----------------------
+
+
+def refund_script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Propose a full refund; then report what came back (the tool's result, or why not)."""
+    ledger(f"refund-model:{len(messages)}")
+    last = messages[-1].parts
+    answers = [p for p in last if isinstance(p, ToolReturnPart | RetryPromptPart)]
+    if not answers:
+        text = TextPart("The blender arrived **broken**: I propose a full refund.")
+        call = ToolCallPart("issue_refund", {"order_id": "A-1", "amount": 30.0}, tool_call_id="r1")
+        return ModelResponse(parts=[text, call])
+    answer = answers[0]
+    said = answer.model_response() if isinstance(answer, RetryPromptPart) else answer.content
+    return ModelResponse(parts=[TextPart(f"{type(answer).__name__}: {said}")])
+
+
+def _our_order(order_id: str) -> str:
+    """A check the JSON schema cannot express, so only Pydantic AI's validation catches it."""
+    if not order_id.startswith("A-"):
+        raise ValueError(f"{order_id} is not one of our orders (they start with A-)")
+    return order_id
+
+
+refunds = Agent(FunctionModel(refund_script), name="refunds", capabilities=[Durability(), InboxApprovals()])
+
+
+@refunds.tool_plain(requires_approval=True, metadata={"inbox": {"title": "Refund {amount} EUR on {order_id}?"}})
+def issue_refund(
+    order_id: Annotated[str, AfterValidator(_our_order)], amount: Annotated[float, Field(gt=0, le=30)]
+) -> str:
+    ledger(f"issue_refund:{order_id}:{amount}")
+    return f"refunded {amount} EUR on {order_id}"
+
+
+@durable.workflow()
+async def refund_agent(order_id: str) -> str:
+    result = await refunds.run(f"Refund order {order_id}")
+    return result.output
