@@ -12,7 +12,8 @@ agent as Pydantic AI's approval result:
   so the model reads it; expired -> as ``on_expiry`` says.
 
 Per-tool options come from the tool's metadata under ``"inbox"``: ``title`` (a format string
-over the arguments), ``assignees``, ``timeout``, ``on_expiry`` and ``decisions``.
+over the arguments and ``call_number``, which call of that tool in the run this is),
+``assignees``, ``timeout``, ``on_expiry`` and ``decisions``.
 """
 
 from collections.abc import Mapping
@@ -37,6 +38,10 @@ from .asking import ALL_CHOICES, ask
 from .decision import Decision
 
 METADATA_KEY = "inbox"
+# How a decision that does not run the tool reads to the model (the tool's "result").
+REJECTED = "The reviewer rejected this call: "
+ANSWERED = "The reviewer did not run this call and answered: "
+EXPIRED = "Nobody approved this call before its deadline, so it was not run."
 
 
 @dataclass
@@ -71,7 +76,7 @@ class InboxApprovals(AbstractCapability[Any]):
         options: Mapping[str, Any] = ((tool_def.metadata or {}) if tool_def else {}).get(METADATA_KEY) or {}
         arguments = call.args_as_dict()
         return {
-            "title": _title(options.get("title"), call.tool_name, arguments),
+            "title": _title(options.get("title"), call.tool_name, arguments | {"call_number": _calls(ctx, call)}),
             "body_markdown": _model_text(ctx) or f"The agent wants to call `{call.tool_name}`.",
             "action": call.tool_name,
             "arguments": arguments,
@@ -90,10 +95,10 @@ def approval_result(decision: Decision) -> DeferredToolApprovalResult:
     if decision.approved:
         return ToolApproved()
     if decision.responded:
-        return ToolDenied(f"The reviewer did not run this call and answered: {decision.text}")
+        return ToolDenied(f"{ANSWERED}{decision.text}")
     if decision.expired:
-        return ToolDenied("Nobody approved this call before its deadline, so it was not run.")
-    return ToolDenied(f"The reviewer rejected this call: {decision.reason or 'no reason given'}")
+        return ToolDenied(EXPIRED)
+    return ToolDenied(f"{REJECTED}{decision.reason or 'no reason given'}")
 
 
 def _title(template: object, tool_name: str, arguments: dict[str, Any]) -> str:
@@ -103,6 +108,12 @@ def _title(template: object, tool_name: str, arguments: dict[str, Any]) -> str:
         except (KeyError, IndexError, ValueError):
             return template
     return f"Run {tool_name}?"
+
+
+def _calls(ctx: RunContext[Any], call: ToolCallPart) -> int:
+    """How many times the model called this tool in the run so far, this call included."""
+    parts = (p for m in ctx.messages if isinstance(m, ModelResponse) for p in m.parts)
+    return sum(1 for p in parts if isinstance(p, ToolCallPart) and p.tool_name == call.tool_name) or 1
 
 
 def _model_text(ctx: RunContext[Any]) -> str:
