@@ -18,7 +18,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 import durable
-from durable.pydantic_ai import Durability, StepConfig
+from durable.pydantic_ai import Durability
 from inbox.approvals import InboxApprovals
 
 Script = Callable[[list[ModelMessage], AgentInfo], ModelResponse]
@@ -27,8 +27,9 @@ FACTS = "\n\nFacts (JSON): "
 
 def demo_agent(name: str, script: Script, **options: Any) -> Agent[Any, Any]:
     """A durable agent whose approval-required tools are decided in the inbox."""
-    model: Model | str = getattr(settings, "INBOX_MODEL", "") or FunctionModel(script, model_name=f"offline-{name}")
-    capabilities = [Durability(model_step=StepConfig(retries=2, interval=0.5)), InboxApprovals()]
+    model: Model | str = settings.INBOX_MODEL or FunctionModel(script, model_name=f"offline-{name}")
+    # No step retries on model requests: provider clients retry their own HTTP calls already.
+    capabilities = [Durability(), InboxApprovals()]
     return Agent(model, name=name, capabilities=capabilities, **options)
 
 
