@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import AsyncSingleThreadContext, async_to_sync, sync_to_async
 from django.utils import timezone
 
 from . import context, serialization
@@ -35,7 +35,10 @@ def blocking(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return async_to_sync(fn)(*args, **kwargs)
+            # The loop's thread ends with the call: a parked run keeps no thread (asgiref would
+            # otherwise leave its executor to the garbage collector, which a traceback can delay).
+            with AsyncSingleThreadContext():
+                return async_to_sync(fn)(*args, **kwargs)
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
 
