@@ -37,7 +37,7 @@ def blocking(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
         try:
             # The loop's thread ends with the call: a parked run keeps no thread (asgiref would
             # otherwise leave its executor to the garbage collector, which a traceback can delay).
-            with AsyncSingleThreadContext():
+            with AsyncSingleThreadContext():  # type: ignore[no-untyped-call]
                 return async_to_sync(fn)(*args, **kwargs)
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
