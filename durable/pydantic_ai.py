@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
+from pydantic import TypeAdapter
 from pydantic_ai.agent import EventStreamHandler
 from pydantic_ai.agent.abstract import AbstractAgent
 from pydantic_ai.durable_exec import (
@@ -33,8 +34,17 @@ from pydantic_ai.durable_exec import (
     ToolsetValidateToolArgumentsId,
     conversation_id_from_run_id,
 )
-from pydantic_ai.models import Model
-from pydantic_ai.tools import AgentDepsT
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    ModelResponse,
+    PartEndEvent,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models import Model, ModelRequestContext
+from pydantic_ai.tools import AgentDepsT, RunContext, ToolDefinition
 from pydantic_ai.toolsets import ToolsetTool
 
 from . import aio, context
@@ -115,11 +125,17 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
         tool_step: StepConfig | None = None,
         mcp_step: StepConfig | None = None,
         event_step: StepConfig | None = None,
+        publish_events: str | None = None,
     ) -> None:
         """``name`` (default: the agent's name) prefixes every step name; keep it stable.
         ``model_step``, ``tool_step``, ``mcp_step`` and ``event_step`` set the retries of those
-        steps (default: none); a tool's metadata ``{"durable": {...}}`` overrides ``tool_step``."""
+        steps (default: none); a tool's metadata ``{"durable": {...}}`` overrides ``tool_step``.
+        ``publish_events="agent"`` publishes the run's events (each part of each model response,
+        each tool call and its result, as Pydantic AI's ``PartEndEvent``, ``FunctionToolCallEvent``
+        and ``FunctionToolResultEvent`` in its JSON form) with ``durable.set_event`` under that
+        key: recorded once, replayed after that, readable with ``durable.event_history``."""
         super().__init__(models=models, event_stream_handler=event_stream_handler, name=name)
+        self._publish_events = publish_events
         self._model_step = model_step or StepConfig()
         self._tool_step = tool_step or StepConfig()
         self._mcp_step = mcp_step or StepConfig()
@@ -136,6 +152,25 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
 
     def get_default_conversation_id(self, run_id: str) -> str | None:
         return conversation_id_from_run_id(run_id) if self.in_durable_context else None
+
+    async def after_model_request(
+        self, ctx: RunContext[AgentDepsT], *, request_context: ModelRequestContext, response: ModelResponse
+    ) -> ModelResponse:
+        for index, part in enumerate(response.parts):
+            await self._publish(PartEndEvent(index=index, part=part))
+        return response
+
+    async def after_tool_execute(
+        self, ctx: RunContext[AgentDepsT], *, call: ToolCallPart, tool_def: ToolDefinition, args: Any, result: Any
+    ) -> Any:
+        await self._publish(FunctionToolCallEvent(part=call))
+        returned = ToolReturnPart(tool_name=call.tool_name, content=result, tool_call_id=call.tool_call_id)
+        await self._publish(FunctionToolResultEvent(part=returned))
+        return result
+
+    async def _publish(self, event: AgentStreamEvent) -> None:
+        if self._publish_events is not None and self.in_durable_context:
+            await aio.call_sync(_publish, self._publish_events, _EVENT_JSON.dump_python(event, mode="json"))
 
     def get_durable_operation_backend(self) -> _StepBackend:
         def tool_config(
@@ -158,6 +193,15 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
 
     def _toolset_base_config(self, kind: ToolsetKind) -> Any:
         return self._mcp_step if kind == "mcp" else self._tool_step
+
+
+_EVENT_JSON: TypeAdapter[AgentStreamEvent] = TypeAdapter(AgentStreamEvent)
+
+
+def _publish(key: str, value: Any) -> None:
+    from .messaging import set_event  # models load with the app registry, after this module
+
+    set_event(key, value)
 
 
 def run_sync(agent: AbstractAgent[Any, Any], *args: Any, **kwargs: Any) -> Any:

@@ -29,7 +29,8 @@ def demo_agent(name: str, script: Script, **options: Any) -> Agent[Any, Any]:
     """A durable agent whose approval-required tools are decided in the inbox."""
     model: Model | str = settings.INBOX_MODEL or FunctionModel(script, model_name=f"offline-{name}")
     # No step retries on model requests: provider clients retry their own HTTP calls already.
-    capabilities = [Durability(), InboxApprovals()]
+    # The run publishes its events under "agent": the request page's activity tab shows them.
+    capabilities = [Durability(publish_events="agent"), InboxApprovals()]
     return Agent(model, name=name, capabilities=capabilities, **options)
 
 

@@ -29,7 +29,7 @@ def script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     return ModelResponse(parts=[TextPart(" ".join(str(p.content) for p in returned))])
 
 
-trip = Agent(FunctionModel(script), name="trip", capabilities=[Durability()])
+trip = Agent(FunctionModel(script), name="trip", capabilities=[Durability(publish_events="agent")])
 
 
 @trip.tool_plain

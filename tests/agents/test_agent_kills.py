@@ -34,4 +34,6 @@ def test_a_sigkilled_agent_repeats_no_finished_model_request_or_tool_call(worker
         "tool:book:x2": 1,
         "model:7": 1,
     }
+    # The agent's events were published once each, however often the run was replayed.
+    assert durable.event_history(handle.id, "agent").count() == 10
     worker_processes.check()

@@ -1,5 +1,7 @@
 """A Pydantic AI agent with ``Durability()``: each model request and tool call is one step."""
 
+import json
+
 import pytest
 
 import durable
@@ -25,7 +27,7 @@ STEPS = [
 def test_every_model_request_and_tool_call_is_a_step_named_by_pydantic_ai(worker, ledger, workflow):
     handle = durable.start(workflow, "Oslo")
     assert handle.result(timeout=30) == "found-x0 42 {'booked': 'x2'}"
-    assert [name for _, _, name in checkpoints(handle)] == STEPS
+    assert [name for _, kind, name in checkpoints(handle) if kind == "step"] == STEPS
     assert len(ledger_lines("model:")) == 4 and len(ledger_lines("tool:")) == 3
 
 
@@ -35,3 +37,19 @@ def test_a_model_response_is_stored_in_pydantic_ais_json_form(worker, ledger):
     first = Checkpoint.objects.filter(run_id=handle.id).order_by("seq").first()
     stored = first.output
     assert '"part_kind": "tool-call"' in stored and "py/object" not in stored
+
+
+def test_the_agents_events_are_published_through_the_engine(worker, ledger):
+    handle = durable.start(agents.trip_agent, "Oslo")
+    handle.result(timeout=30)
+    events = [json.loads(e.value) for e in durable.event_history(handle.id, "agent")]
+    assert [e["event_kind"] for e in events] == EVENTS
+    calls = [e["part"]["tool_name"] for e in events if e["event_kind"] == "function_tool_call"]
+    assert calls == ["lookup", "price", "book"]
+    assert events[-1]["part"] == events[-1]["part"] | {"part_kind": "text", "content": "found-x0 42 {'booked': 'x2'}"}
+
+
+EVENTS = [
+    *["part_end", "function_tool_call", "function_tool_result"] * 3,
+    "part_end",  # the answer
+]

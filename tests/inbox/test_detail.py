@@ -97,6 +97,7 @@ def test_activity_shows_the_agents_steps_and_progress_events(worker, reviewer_cl
     for step in (lookup, "refund__model.request", "inbox.publish_request"):
         assert f"<code>{step}</code>" in html
     assert "Handling the complaint about order A-1234" in html
+    assert 'data-key="agent"' in html and "function_tool_call" in html  # the agent's own events
     assert "waiting…" in html  # the recv the run is parked in
     # For a reviewer: the model's reply as its fields, no engine tags, no bookkeeping rows.
     assert "py/" not in html and "&quot;tool_name&quot;: &quot;issue_refund&quot;" in html
