@@ -10,7 +10,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 import durable
 from durable.pydantic_ai import Durability, run_sync
 from inbox.approvals import InboxApprovals
-from tests.workflows import flag, ledger, wait_for_gate
+from tests.workflows import flag, ledger, ledger_lines, wait_for_gate
 
 TOOLS = ("lookup", "price", "book")
 
@@ -100,3 +100,50 @@ def issue_refund(
 async def refund_agent(order_id: str) -> str:
     result = await refunds.run(f"Refund order {order_id}")
     return result.output
+
+
+# --- one tool per test: retries, unstorable results, renames -----------------------------------
+
+
+def one_call(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Call the tool the prompt names, once; then answer with what it returned."""
+    returned = [p for m in messages for p in m.parts if isinstance(p, ToolReturnPart)]
+    if returned:
+        return ModelResponse(parts=[TextPart(str(returned[0].content))])
+    prompt = messages[0].parts[-1].content
+    return ModelResponse(parts=[ToolCallPart(str(prompt), {})])
+
+
+tools = Agent(FunctionModel(one_call), name="tools", capabilities=[Durability()])
+
+
+@tools.tool_plain(metadata={"durable": {"retries": 2, "interval": 0.01}})
+def flaky_tool() -> str:
+    ledger("flaky_tool")
+    if len(ledger_lines("flaky_tool")) < 3:
+        raise ConnectionError("the service is down")
+    return "up at last"
+
+
+@tools.tool_plain
+def unstorable_tool() -> object:
+    ledger("unstorable_tool")
+    return object()
+
+
+@durable.workflow()
+async def call_tool(name: str) -> str:
+    return (await tools.run(name)).output
+
+
+# The same agent before and after a rename: the flag file says which one this deploy runs.
+old_name = Agent(FunctionModel(refund_script), name="refunds", capabilities=[Durability(), InboxApprovals()])
+new_name = Agent(FunctionModel(refund_script), name="refunds_v2", capabilities=[Durability(), InboxApprovals()])
+for _agent in (old_name, new_name):
+    _agent.tool_plain(requires_approval=True)(issue_refund)
+
+
+@durable.workflow()
+async def renamed_agent(order_id: str) -> str:
+    agent = new_name if flag("renamed") else old_name
+    return (await agent.run(f"Refund order {order_id}")).output

@@ -53,3 +53,18 @@ EVENTS = [
     *["part_end", "function_tool_call", "function_tool_result"] * 3,
     "part_end",  # the answer
 ]
+
+
+def test_a_tools_metadata_sets_its_step_retries(worker, ledger):
+    handle = durable.start(agents.call_tool, "flaky_tool")
+    assert handle.result(timeout=30) == "up at last"
+    step = Checkpoint.objects.get(run_id=handle.id, name="tools__function_toolset__<agent>.call_tool:flaky_tool")
+    assert step.attempts == 3 and len(ledger_lines("flaky_tool")) == 3
+
+
+def test_a_tool_result_that_cannot_be_stored_fails_in_its_step_without_retrying(worker, ledger):
+    handle = durable.start(agents.call_tool, "unstorable_tool")
+    with pytest.raises(durable.SerializationError, match="cannot be stored as JSON"):
+        handle.result(timeout=30)
+    step = Checkpoint.objects.get(run_id=handle.id, name="tools__function_toolset__<agent>.call_tool:unstorable_tool")
+    assert step.error and step.attempts == 1

@@ -5,11 +5,12 @@ import json
 import pytest
 from django.urls import reverse
 
-from durable.models import Checkpoint
+import durable
+from durable.models import Checkpoint, WorkflowRun
 from inbox.models import RequestStatus
 from tests.agents import agents
-from tests.inbox.conftest import start_and_wait
-from tests.workflows import ledger_lines
+from tests.inbox.conftest import start_and_wait, wait_for, waiting_request
+from tests.workflows import ledger_lines, set_flag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,3 +74,20 @@ def test_an_edit_pydantic_ai_refuses_goes_back_to_the_model_as_a_retry(worker, l
     # Pydantic AI validated the reviewer's arguments again and told the model what was wrong.
     assert "B-2 is not one of our orders (they start with A-)" in output
     assert ledger_lines("issue_refund") == []
+
+
+def test_a_renamed_agent_stops_its_parked_runs_with_both_names_and_fork_resolves_it(worker, ledger, reviewer_client):
+    handle, req = start_and_wait(agents.renamed_agent, "A-1")
+    set_flag("renamed")  # the deploy: the agent is now called refunds_v2
+    decide(reviewer_client, req, "approve")
+    run = wait_for(lambda: WorkflowRun.objects.filter(id=handle.id, status="ERROR").first(), what="the run to stop")
+    assert "NonDeterminismError" in run.error_message
+    assert "'refunds__model.request'" in run.error_message and "'refunds_v2__model.request'" in run.error_message
+    assert ledger_lines("issue_refund") == []
+
+    forked = durable.fork(handle.id, from_step=0)  # the operation the error names
+    again = waiting_request(forked.id)
+    decide(reviewer_client, again, "approve")
+    assert forked.result(timeout=30) == "ToolReturnPart: refunded 30.0 EUR on A-1"
+    names = Checkpoint.objects.filter(run_id=forked.id, kind="step").values_list("name", flat=True)
+    assert "refunds_v2__function_toolset__<agent>.call_tool:issue_refund" in names
