@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
 from pydantic import TypeAdapter
-from pydantic_ai.agent import EventStreamHandler
+from pydantic_ai.agent import AgentRunResult, EventStreamHandler
 from pydantic_ai.agent.abstract import AbstractAgent
+from pydantic_ai.capabilities.abstract import WrapRunHandler
 from pydantic_ai.durable_exec import (
     JSON_CODEC,
     BaseDurabilityCapability,
@@ -33,6 +34,7 @@ from pydantic_ai.durable_exec import (
     ToolsetKind,
     ToolsetValidateToolArgumentsId,
     conversation_id_from_run_id,
+    external_event_scope,
 )
 from pydantic_ai.messages import (
     AgentStreamEvent,
@@ -49,8 +51,9 @@ from pydantic_ai.toolsets import ToolsetTool
 
 from . import aio, context
 from .exceptions import SerializationError
+from .pydantic_ai_waits import DurableWaiter, fail_external_event, resolve_external_event
 
-__all__ = ["Durability", "StepConfig", "run_sync"]
+__all__ = ["Durability", "StepConfig", "fail_external_event", "resolve_external_event", "run_sync"]
 
 TOOL_CONFIG_KEY = "durable"
 
@@ -152,6 +155,13 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
 
     def get_default_conversation_id(self, run_id: str) -> str | None:
         return conversation_id_from_run_id(run_id) if self.in_durable_context else None
+
+    async def wrap_run(self, ctx: RunContext[AgentDepsT], *, handler: WrapRunHandler) -> AgentRunResult[Any]:
+        if not self.in_durable_context:
+            return await super().wrap_run(ctx, handler=handler)
+        # RequestInput and wait_for_external_event wait durably: see pydantic_ai_waits.py.
+        with external_event_scope(DurableWaiter(self.name)):
+            return await super().wrap_run(ctx, handler=handler)
 
     async def after_model_request(
         self, ctx: RunContext[AgentDepsT], *, request_context: ModelRequestContext, response: ModelResponse

@@ -3,9 +3,11 @@
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
-from pydantic_ai import Agent
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.capabilities import RequestInput
 from pydantic_ai.messages import ModelMessage, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.tools import DeferredToolRequests
 
 import durable
 from durable.pydantic_ai import Durability, run_sync
@@ -147,3 +149,24 @@ for _agent in (old_name, new_name):
 async def renamed_agent(order_id: str) -> str:
     agent = new_name if flag("renamed") else old_name
     return (await agent.run(f"Refund order {order_id}")).output
+
+
+# --- Pydantic AI's RequestInput, waiting durably for an answer from outside ---------------------
+
+
+def hand_out_token(ctx: RunContext[None], requests: DeferredToolRequests, token: str) -> None:
+    """RequestInput's ask: pass the token on (here, to the ledger) and let the run wait."""
+    ledger(f"token:{token}")
+
+
+asking = Agent(
+    FunctionModel(refund_script),
+    name="asking",
+    capabilities=[Durability(), RequestInput(hand_out_token, name="approve_refund")],
+)
+asking.tool_plain(requires_approval=True)(issue_refund)
+
+
+@durable.workflow()
+async def asking_agent(order_id: str) -> str:
+    return (await asking.run(f"Refund order {order_id}")).output
