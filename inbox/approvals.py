@@ -11,6 +11,10 @@ agent as Pydantic AI's approval result:
 - reject -> ``ToolDenied(reason)``; respond -> ``ToolDenied`` carrying the reviewer's text,
   so the model reads it; expired -> as ``on_expiry`` says.
 
+A tool that asks a person a question (raises ``CallDeferred(kind="question")``) becomes a request
+a reviewer answers (respond) or rejects: the answer is the tool's result. This is how Pydantic AI's
+``RequestInput`` idea reaches the inbox: the run waits parked on the inbox, where it is listed.
+
 Per-tool options come from the tool's metadata under ``"inbox"``: ``title`` (a format string
 over the arguments and ``call_number``, which call of that tool in the run this is),
 ``assignees``, ``timeout``, ``on_expiry`` and ``decisions``.
@@ -22,6 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.tools import (
     DeferredToolApprovalResult,
@@ -38,6 +43,7 @@ from .asking import ALL_CHOICES, ask
 from .decision import Decision
 
 METADATA_KEY = "inbox"
+QUESTION_DECISIONS = ("respond", "reject")
 # How a decision that does not run the tool reads to the model (the tool's "result").
 REJECTED = "The reviewer rejected this call: "
 ANSWERED = "The reviewer did not run this call and answered: "
@@ -69,7 +75,12 @@ class InboxApprovals(AbstractCapability[Any]):
         for call in requests.approvals:
             decision = await durable.call_sync(ask, **self._request(ctx, call))
             approvals[call.tool_call_id] = approval_result(decision)
-        return requests.build_results(approvals=approvals)
+        answers: dict[str, Any] = {}
+        for call in requests.calls:
+            if requests.kind(call.tool_call_id) == "question":  # calls run elsewhere stay deferred
+                request = self._request(ctx, call) | {"decisions": QUESTION_DECISIONS}
+                answers[call.tool_call_id] = answer_result(await durable.call_sync(ask, **request))
+        return requests.build_results(approvals=approvals, calls=answers)
 
     def _request(self, ctx: RunContext[Any], call: ToolCallPart) -> dict[str, Any]:
         tool_def = ctx.tool_manager.get_tool_def(call.tool_name) if ctx.tool_manager else None
@@ -99,6 +110,13 @@ def approval_result(decision: Decision) -> DeferredToolApprovalResult:
     if decision.expired:
         return ToolDenied(EXPIRED)
     return ToolDenied(f"{REJECTED}{decision.reason or 'no reason given'}")
+
+
+def answer_result(decision: Decision) -> Any:
+    """A question's answer is the reviewer's text; without one, the model reads why not."""
+    if decision.responded:
+        return decision.text
+    return ToolFailed(EXPIRED if decision.expired else f"{REJECTED}{decision.reason or 'no reason given'}")
 
 
 def _title(template: object, tool_name: str, arguments: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.capabilities import RequestInput
+from pydantic_ai.exceptions import CallDeferred
 from pydantic_ai.messages import ModelMessage, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests
@@ -170,3 +171,31 @@ asking.tool_plain(requires_approval=True)(issue_refund)
 @durable.workflow()
 async def asking_agent(order_id: str) -> str:
     return (await asking.run(f"Refund order {order_id}")).output
+
+
+# --- a tool that asks a person a question, answered in the inbox ---------------------------------
+
+
+def question_script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    returned = [p for m in messages for p in m.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
+    if not returned:
+        text = TextPart("The customer wants a voucher instead of a refund.")
+        call = ToolCallPart("ask_support", {"question": "May we offer a 20 EUR voucher?"}, tool_call_id="q1")
+        return ModelResponse(parts=[text, call])
+    answer = returned[0]
+    said = answer.model_response() if isinstance(answer, RetryPromptPart) else answer.content
+    return ModelResponse(parts=[TextPart(f"{type(answer).__name__}: {said}")])
+
+
+questions = Agent(FunctionModel(question_script), name="questions", capabilities=[Durability(), InboxApprovals()])
+
+
+@questions.tool_plain(metadata={"inbox": {"title": "Question: {question}"}})
+def ask_support(question: str) -> str:
+    """Ask the support team; a person answers in the inbox."""
+    raise CallDeferred(kind="question")
+
+
+@durable.workflow()
+async def questions_agent() -> str:
+    return (await questions.run("A customer asks for a voucher")).output

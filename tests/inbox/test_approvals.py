@@ -91,3 +91,18 @@ def test_a_renamed_agent_stops_its_parked_runs_with_both_names_and_fork_resolves
     assert forked.result(timeout=30) == "ToolReturnPart: refunded 30.0 EUR on A-1"
     names = Checkpoint.objects.filter(run_id=forked.id, kind="step").values_list("name", flat=True)
     assert "refunds_v2__function_toolset__<agent>.call_tool:issue_refund" in names
+
+
+def test_a_tool_asking_a_question_is_answered_in_the_inbox(worker, ledger, reviewer_client):
+    handle, req = start_and_wait(agents.questions_agent)
+    assert req.title == "Question: May we offer a 20 EUR voucher?" and req.choices == ["respond", "reject"]
+    assert "wants a voucher" in req.body_markdown
+    decide(reviewer_client, req, "respond", response="Yes, up to 25 EUR.")
+    assert handle.result(timeout=30) == "ToolReturnPart: Yes, up to 25 EUR."
+
+
+def test_a_rejected_question_tells_the_model_why(worker, ledger, reviewer_client):
+    handle, req = start_and_wait(agents.questions_agent)
+    decide(reviewer_client, req, "reject", reason="Vouchers are paused this month")
+    output = handle.result(timeout=30)
+    assert "Vouchers are paused this month" in output
