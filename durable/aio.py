@@ -88,7 +88,9 @@ async def run_step(
     from . import replay  # models load with the app registry, after this module
 
     ctx = context.require("step")
-    seq, cp = await call_sync(replay.next_op, ctx, "step", name)
+    if ctx.pending is not None:  # the only database work next_op may do: one hop, only when needed
+        await call_sync(replay.flush, ctx)
+    seq, cp = replay.next_op(ctx, "step", name)
     if cp is not None:
         return replay.outcome(cp)  # type: ignore[no-any-return]
     started = timezone.now()
