@@ -9,6 +9,7 @@ from pydantic_ai.exceptions import CallDeferred
 from pydantic_ai.messages import ModelMessage, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests
+from pydantic_ai.toolsets import DynamicToolset, FunctionToolset
 
 import durable
 from durable.pydantic_ai import Durability, run_sync
@@ -199,3 +200,37 @@ def ask_support(question: str) -> str:
 @durable.workflow()
 async def questions_agent() -> str:
     return (await questions.run("A customer asks for a voucher")).output
+
+
+# --- a dynamic toolset: discovery and calls are steps too -----------------------------------------
+
+
+def _weather_tools(ctx: RunContext[None]) -> FunctionToolset[None]:
+    toolset: FunctionToolset[None] = FunctionToolset()
+
+    @toolset.tool_plain
+    def weather(city: str) -> str:
+        ledger(f"weather:{city}")
+        return f"sunny in {city}"
+
+    return toolset
+
+
+def weather_script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    returned = [p for m in messages for p in m.parts if isinstance(p, ToolReturnPart)]
+    if returned:
+        return ModelResponse(parts=[TextPart(str(returned[0].content))])
+    return ModelResponse(parts=[ToolCallPart("weather", {"city": "Oslo"}, tool_call_id="w1")])
+
+
+forecaster = Agent(
+    FunctionModel(weather_script),
+    name="forecaster",
+    toolsets=[DynamicToolset(_weather_tools, id="weather")],
+    capabilities=[Durability()],
+)
+
+
+@durable.workflow()
+async def forecast() -> str:
+    return (await forecaster.run("Weather in Oslo?")).output

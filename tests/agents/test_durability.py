@@ -68,3 +68,12 @@ def test_a_tool_result_that_cannot_be_stored_fails_in_its_step_without_retrying(
         handle.result(timeout=30)
     step = Checkpoint.objects.get(run_id=handle.id, name="tools__function_toolset__<agent>.call_tool:unstorable_tool")
     assert step.error and step.attempts == 1
+
+
+def test_a_dynamic_toolsets_discovery_and_calls_are_steps(worker, ledger):
+    handle = durable.start(agents.forecast)
+    assert handle.result(timeout=30) == "sunny in Oslo"
+    steps = [name for _, kind, name in checkpoints(handle) if kind == "step"]
+    assert "forecaster__dynamic_toolset__weather.call_tool:weather" in steps
+    assert "forecaster__dynamic_toolset__weather.get_tools" in steps
+    assert ledger_lines("weather:") == ["weather:Oslo"]
