@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast
 
 from asgiref.sync import AsyncSingleThreadContext, async_to_sync, sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
 from django.utils import timezone
 
 from . import context, serialization
@@ -41,6 +42,12 @@ def blocking(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
                 return async_to_sync(fn)(*args, **kwargs)
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
+        except SynchronousOnlyOperation as exc:
+            raise SynchronousOnlyOperation(
+                f"{exc} In an async def workflow, await durable functions that are not async "
+                "(durable.recv, durable.send, durable.start, a plain @durable.step, inbox.ask) through "
+                "durable.call_sync(fn, ...), or make the step async def."
+            ) from exc
 
     return run
 

@@ -49,3 +49,10 @@ async def async_gathers(x: int) -> list[int]:
     async with asyncio.TaskGroup() as group:
         task = group.create_task(durable.call_sync(durable.recv, "go", timeout=60))
     return [first, task.result()]
+
+
+@durable.workflow()
+async def calls_recv_directly() -> object:
+    """A mistake: a plain durable call made on the event loop instead of through durable.call_sync."""
+    await slow_double(1)
+    return durable.recv("t", timeout=1)

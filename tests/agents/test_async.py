@@ -43,3 +43,9 @@ def test_an_async_step_is_retried_then_checkpointed(worker, ledger):
     handle = durable.start(aw.async_retries, "k")
     assert handle.result(timeout=15) == "ok"
     assert Checkpoint.objects.get(run_id=handle.id).attempts == 3
+
+
+def test_a_plain_durable_call_on_the_event_loop_fails_with_the_fix(worker, ledger):
+    handle = durable.start(aw.calls_recv_directly)
+    with pytest.raises(Exception, match=r"through durable\.call_sync\(fn, \.\.\.\)"):
+        handle.result(timeout=15)
