@@ -7,8 +7,8 @@ import pytest
 import durable
 from durable.models import Checkpoint
 from tests.agents import agents
-from tests.durable.conftest import checkpoints
-from tests.workflows import ledger_lines
+from tests.durable.conftest import checkpoints, wait_for, wait_status
+from tests.workflows import ledger_lines, set_flag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,3 +77,16 @@ def test_a_dynamic_toolsets_discovery_and_calls_are_steps(worker, ledger):
     assert "forecaster__dynamic_toolset__weather.call_tool:weather" in steps
     assert "forecaster__dynamic_toolset__weather.get_tools" in steps
     assert ledger_lines("weather:") == ["weather:Oslo"]
+
+
+def test_a_cancel_while_the_agent_runs_stops_it_before_its_next_step(worker, ledger):
+    set_flag("hold-model")  # the third model request blocks until the gate opens
+    handle = durable.start(agents.trip_agent, "Oslo")
+    wait_for(lambda: "model:5" in ledger_lines("model:"), what="the third model request")
+    durable.cancel(handle.id)
+    set_flag("open-model")
+    wait_status(handle, "CANCELLED")
+    # The interrupt unwound the agent out of Pydantic AI's graph: nothing ran after the cancel.
+    wait_for(lambda: handle.id not in worker.inflight, what="the worker to let go of the run")
+    assert ledger_lines("tool:book") == []
+    assert durable.retrieve(handle.id).status() == "CANCELLED"

@@ -106,3 +106,12 @@ def test_a_rejected_question_tells_the_model_why(worker, ledger, reviewer_client
     decide(reviewer_client, req, "reject", reason="Vouchers are paused this month")
     output = handle.result(timeout=30)
     assert "Vouchers are paused this month" in output
+
+
+def test_cancelling_an_agent_that_waits_for_approval_closes_its_request(worker, ledger, reviewer_client):
+    handle, req = start_and_wait(agents.refund_agent, "A-1")
+    durable.cancel(handle.id)
+    wait_for(lambda: handle.status() == "CANCELLED", what="the run to be cancelled")
+    req.refresh_from_db()
+    assert req.status == RequestStatus.CANCELLED
+    assert ledger_lines("issue_refund") == []
