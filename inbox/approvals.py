@@ -5,7 +5,8 @@ a call of a tool declared with ``requires_approval=True`` (or that raises ``Appr
 becomes an inbox request through ``inbox.ask``, and the reviewer's decision goes back to the
 agent as Pydantic AI's approval result:
 
-- approve -> ``ToolApproved()``: the tool runs with the model's arguments;
+- approve -> ``ToolApproved()``: the tool runs with the model's arguments (``decided(ctx)`` in
+  the tool tells how it was decided, and by whom);
 - edit -> ``ToolApproved(override_args=...)``: the tool runs with the reviewer's arguments
   (Pydantic AI validates them again; invalid ones go back to the model as a retry prompt);
 - reject -> ``ToolDenied(reason)``; respond -> ``ToolDenied`` carrying the reviewer's text,
@@ -72,15 +73,17 @@ class InboxApprovals(AbstractCapability[Any]):
         except durable.NotInWorkflow:
             return None  # outside a workflow the calls come back as the run's DeferredToolRequests
         approvals: dict[str, bool | DeferredToolApprovalResult] = {}
+        metadata: dict[str, dict[str, Any]] = {}
         for call in requests.approvals:
             decision = await durable.call_sync(ask, **self._request(ctx, call))
             approvals[call.tool_call_id] = approval_result(decision)
+            metadata[call.tool_call_id] = {METADATA_KEY: _about(decision)}
         answers: dict[str, Any] = {}
         for call in requests.calls:
             if requests.kind(call.tool_call_id) == "question":  # calls run elsewhere stay deferred
                 request = self._request(ctx, call) | {"decisions": QUESTION_DECISIONS}
                 answers[call.tool_call_id] = answer_result(await durable.call_sync(ask, **request))
-        return requests.build_results(approvals=approvals, calls=answers)
+        return requests.build_results(approvals=approvals, calls=answers, metadata=metadata)
 
     def _request(self, ctx: RunContext[Any], call: ToolCallPart) -> dict[str, Any]:
         tool_def = ctx.tool_manager.get_tool_def(call.tool_name) if ctx.tool_manager else None
@@ -109,14 +112,32 @@ def approval_result(decision: Decision) -> DeferredToolApprovalResult:
         return ToolDenied(f"{ANSWERED}{decision.text}")
     if decision.expired:
         return ToolDenied(EXPIRED)
-    return ToolDenied(f"{REJECTED}{decision.reason or 'no reason given'}")
+    return ToolDenied(f"{REJECTED}{decision.reason}")
+
+
+def decided(ctx: RunContext[Any]) -> dict[str, Any]:
+    """Inside an approved tool: how it was decided (``outcome``, ``reviewer``, ``request_id``)."""
+    about: dict[str, Any] = (ctx.tool_call_metadata or {}).get(METADATA_KEY) or {}
+    return about
+
+
+def why_not(result: str) -> tuple[str, str]:
+    """For a call that did not run, the (outcome, reason or answer) its result tells the model."""
+    for prefix, outcome in ((REJECTED, "rejected"), (ANSWERED, "responded")):
+        if result.startswith(prefix):
+            return outcome, result.removeprefix(prefix)
+    return ("expired", "") if result == EXPIRED else ("", result)
+
+
+def _about(decision: Decision) -> dict[str, Any]:
+    return {"outcome": str(decision.outcome), "reviewer": decision.reviewer, "request_id": decision.request_id}
 
 
 def answer_result(decision: Decision) -> Any:
     """A question's answer is the reviewer's text; without one, the model reads why not."""
     if decision.responded:
         return decision.text
-    return ToolFailed(EXPIRED if decision.expired else f"{REJECTED}{decision.reason or 'no reason given'}")
+    return ToolFailed(EXPIRED if decision.expired else f"{REJECTED}{decision.reason}")
 
 
 def _title(template: object, tool_name: str, arguments: dict[str, Any]) -> str:

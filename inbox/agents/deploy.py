@@ -8,13 +8,14 @@ from typing_extensions import TypedDict
 
 import durable
 from durable.pydantic_ai import run_sync
-from inbox.approvals import REJECTED
+from inbox.approvals import why_not
 
 from .common import demo_agent, facts_of, progress, prompt, returned, stable_number
 
 
 class DeployResult(TypedDict):
     status: Literal["deployed", "not deployed"]
+    outcome: NotRequired[str]  # why not: rejected or expired
     log: NotRequired[str]
     reason: NotRequired[str]
 
@@ -32,7 +33,8 @@ def _script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     if isinstance(done, dict):
         result: dict[str, Any] = {"status": "deployed", "log": done["log"]}
     else:
-        result = {"status": "not deployed", "reason": done.removeprefix(REJECTED) if done.startswith(REJECTED) else ""}
+        outcome, reason = why_not(done)
+        result = {"status": "not deployed", "outcome": outcome, "reason": reason}
     return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, result)])
 
 

@@ -3,13 +3,14 @@
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Field
+from pydantic_ai import RunContext
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo
 from typing_extensions import TypedDict
 
 import durable
 from durable.pydantic_ai import run_sync
-from inbox.approvals import ANSWERED, REJECTED
+from inbox.approvals import decided, why_not
 
 from .common import demo_agent, facts_of, progress, prompt, returned
 
@@ -18,6 +19,7 @@ MAX_DRAFTS = 3
 
 class EmailResult(TypedDict):
     status: Literal["sent", "not sent"]
+    outcome: str  # the last decision: approved, edited, responded, rejected or expired
     receipt: NotRequired[str]
     reason: NotRequired[str]
 
@@ -35,13 +37,14 @@ def _script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         return _draft("I drafted a short acknowledgement:", facts, body)
     last = sends[-1]
     if isinstance(last, dict):
-        return _report({"status": "sent", "receipt": last["receipt"]}, info)
-    if last.startswith(ANSWERED) and len(sends) < MAX_DRAFTS:
+        return _report({"status": "sent", "receipt": last["receipt"], "outcome": last["outcome"]}, info)
+    outcome, said = why_not(last)
+    if outcome == "responded" and len(sends) < MAX_DRAFTS:
         greeting, _, rest = _last_draft(messages).partition("\n\n")
-        body = f"{greeting}\n\n{last.removeprefix(ANSWERED)}\n\n{rest}"
+        body = f"{greeting}\n\n{said}\n\n{rest}"
         return _draft("I revised the draft with your guidance:", facts, body)
-    reason = last.removeprefix(REJECTED) if last.startswith(REJECTED) else "no draft was approved"
-    return _report({"status": "not sent", "reason": reason}, info)
+    reason = said if outcome == "rejected" else ""
+    return _report({"status": "not sent", "outcome": outcome, "reason": reason}, info)
 
 
 def _draft(intro: str, facts: dict[str, Any], body: str) -> ModelResponse:
@@ -68,7 +71,7 @@ email = demo_agent(
 )
 
 
-@email.tool_plain(
+@email.tool(
     requires_approval=True,
     metadata={
         "inbox": {
@@ -80,12 +83,14 @@ email = demo_agent(
     },
 )
 def send_email(
+    ctx: RunContext[None],
     to: Annotated[str, Field(min_length=3)],
     subject: Annotated[str, Field(min_length=1, max_length=200)],
     body: Annotated[str, Field(min_length=1)],
 ) -> dict[str, str]:
     """Send an email."""
-    return {"receipt": f"sent to {to}: {subject} ({len(body)} characters), message id {durable.step_id()}"}
+    receipt = f"sent to {to}: {subject} ({len(body)} characters), message id {durable.step_id()}"
+    return {"receipt": receipt, "outcome": decided(ctx).get("outcome", "approved")}
 
 
 @durable.workflow(name="email_agent")

@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 
 import durable
 from durable.pydantic_ai import run_sync
-from inbox.approvals import REJECTED
+from inbox.approvals import decided, why_not
 
 from .common import demo_agent, facts_of, progress, prompt, returned, stable_number
 
@@ -25,6 +25,7 @@ class Case:
 
 class RefundResult(TypedDict):
     status: Literal["refunded", "declined"]
+    outcome: str  # the reviewer's decision: approved, edited, rejected or expired
     receipt: NotRequired[dict[str, Any]]
     reason: NotRequired[str]
 
@@ -37,19 +38,16 @@ def _script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         return ModelResponse(parts=[ToolCallPart("lookup_order", {"order_id": facts["order_id"]})])
     if not refunds:
         return _proposal(orders[0], facts["complaint"])
-    receipt = refunds[0]
+    done = refunds[0]
+    if isinstance(done, dict):
+        result: dict[str, Any] = {"status": "refunded", "receipt": done["receipt"], "outcome": done["outcome"]}
+        text = f"We refunded {done['receipt']['amount']:.2f} {done['receipt']['currency']}."
+    else:
+        outcome, reason = why_not(done)
+        result = {"status": "declined", "outcome": outcome, "reason": reason}
+        text = f"We could not refund this order: {reason or 'the request was not approved in time'}."
     if not notes:
-        text = (
-            f"We refunded {receipt['amount']:.2f} {receipt['currency']}."
-            if isinstance(receipt, dict)
-            else f"We could not refund this order: {_why(receipt)}."
-        )
         return ModelResponse(parts=[ToolCallPart("notify_customer", {"customer": facts["customer"], "text": text})])
-    result = (
-        {"status": "refunded", "receipt": receipt}
-        if isinstance(receipt, dict)
-        else {"status": "declined", "reason": _why(receipt)}
-    )
     return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, result)])
 
 
@@ -70,10 +68,6 @@ def _proposal(order: dict[str, Any], complaint: str) -> ModelResponse:
         "note": "Refund for damaged goods" if damaged else "Goodwill refund",
     }
     return ModelResponse(parts=[TextPart(text), ToolCallPart("issue_refund", arguments)])
-
-
-def _why(denial: str) -> str:
-    return denial.removeprefix(REJECTED) if denial.startswith(REJECTED) else "the request was not approved in time"
 
 
 refund = demo_agent(
@@ -107,7 +101,7 @@ async def _at_most_the_total(ctx: RunContext[Case], tool: ToolDefinition) -> Too
     return replace(tool, parameters_json_schema=dict(schema, properties=properties))
 
 
-@refund.tool_plain(
+@refund.tool(
     requires_approval=True,
     prepare=_at_most_the_total,
     metadata={
@@ -120,6 +114,7 @@ async def _at_most_the_total(ctx: RunContext[Case], tool: ToolDefinition) -> Too
     },
 )
 def issue_refund(
+    ctx: RunContext[Case],
     order_id: str,
     amount: Annotated[float, Field(gt=0)],
     currency: Literal["EUR", "USD", "GBP"],
@@ -127,7 +122,8 @@ def issue_refund(
 ) -> dict[str, Any]:
     """Refund part or all of an order to the customer's original payment method."""
     # The step id is stable across retries: a payment API would take it as its idempotency key.
-    return {"refund_id": f"rf_{durable.step_id()}", "order_id": order_id, "amount": amount, "currency": currency}
+    receipt = {"refund_id": f"rf_{durable.step_id()}", "order_id": order_id, "amount": amount, "currency": currency}
+    return {"receipt": receipt, "outcome": decided(ctx).get("outcome", "approved")}
 
 
 @refund.tool_plain

@@ -92,7 +92,7 @@ def test_reject_needs_a_reason_and_the_agent_gets_it(reviewer_page, worker, url)
     expect(page.locator("#messages")).to_contain_text(f"You rejected “{req.title}”")
 
     result = handle.result(timeout=15)
-    assert result == {"status": "declined", "reason": reason}
+    assert result == {"status": "declined", "outcome": "rejected", "reason": reason}
     # The agent told the customer why, and the history tab keeps the reason.
     page.goto(url(f"/requests/{req.id}/?tab=activity"))
     expect(tool_row(page, "refund", "notify_customer")).to_contain_text(f"We could not refund this order: {reason}")
@@ -128,7 +128,7 @@ def test_edited_arguments_keep_their_types_show_a_diff_and_drive_the_agent(revie
     expect(page.locator("#messages")).to_contain_text(f"You edited “{req.title}”")
 
     result = handle.result(timeout=15)
-    assert result["status"] == "refunded"
+    assert result["status"] == "refunded" and result["outcome"] == "edited"
     assert result["receipt"]["amount"] == 12.5 and isinstance(result["receipt"]["amount"], float)
     page.goto(url(f"/requests/{req.id}/?tab=activity"))
     expect(tool_row(page, "refund", "issue_refund")).to_contain_text('"amount": 12.5')

@@ -44,7 +44,7 @@ def test_refund_agent_refunds_what_the_reviewer_edited(worker, reviewer_client):
     edited = dict(req.arguments, amount=round(proposed / 3, 2), note="Partial refund, agreed by phone")
     post(reviewer_client, req, "edit", arguments_json=json.dumps(edited))
     result = handle.result(timeout=15)
-    assert result["status"] == "refunded"
+    assert result["status"] == "refunded" and result["outcome"] == "edited"
     assert result["receipt"]["amount"] == edited["amount"] != proposed
 
 
@@ -52,7 +52,7 @@ def test_refund_agent_declines_on_reject(worker, reviewer_client):
     handle, req = start_and_wait(refund_agent, order_id="A-1001", customer="bo@example.com", complaint="Wrong colour")
     post(reviewer_client, req, "reject", reason="Colour matches the photo")
     result = handle.result(timeout=15)
-    assert result == {"status": "declined", "reason": "Colour matches the photo"}
+    assert result == {"status": "declined", "outcome": "rejected", "reason": "Colour matches the photo"}
 
 
 def test_deploy_agent_needs_approval_within_a_day_and_rejects_on_expiry(worker, reviewer_client):
