@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast
 
-from asgiref.sync import AsyncSingleThreadContext, async_to_sync, sync_to_async
+from asgiref.sync import AsyncSingleThreadContext, AsyncToSync, async_to_sync, sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
 from django.utils import timezone
 
@@ -33,13 +33,19 @@ _UNWINDING = (Park, Interrupt, NonDeterminismError)
 def blocking(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
     """A plain function that runs the coroutine function ``fn`` to its end (for the worker)."""
 
+    async def body(*args: P.args, **kwargs: P.kwargs) -> R:
+        # Code inside (a plain tool calling run_sync in its own thread) must not be sent to this
+        # loop's one thread, which is busy running this coroutine: it would wait for ever.
+        AsyncToSync.async_single_thread_context.set(None)  # type: ignore[arg-type]
+        return await fn(*args, **kwargs)
+
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             # The loop's thread ends with the call: a parked run keeps no thread (asgiref would
             # otherwise leave its executor to the garbage collector, which a traceback can delay).
             with AsyncSingleThreadContext():  # type: ignore[no-untyped-call]
-                return async_to_sync(fn)(*args, **kwargs)
+                return async_to_sync(body)(*args, **kwargs)
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
         except SynchronousOnlyOperation as exc:

@@ -234,3 +234,15 @@ forecaster = Agent(
 @durable.workflow()
 async def forecast() -> str:
     return (await forecaster.run("Weather in Oslo?")).output
+
+
+# --- an agent whose (plain, sync) tool runs another agent with run_sync ---------------------------
+
+
+helper = Agent(FunctionModel(lambda messages, info: ModelResponse(parts=[TextPart("42")])), name="helper")
+
+
+@tools.tool_plain
+def ask_helper() -> str:
+    """Runs another agent from a plain tool: a nested event loop inside the run's own."""
+    return f"helper says {run_sync(helper, 'question').output}"

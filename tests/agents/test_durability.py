@@ -90,3 +90,8 @@ def test_a_cancel_while_the_agent_runs_stops_it_before_its_next_step(worker, led
     wait_for(lambda: handle.id not in worker.inflight, what="the worker to let go of the run")
     assert ledger_lines("tool:book") == []
     assert durable.retrieve(handle.id).status() == "CANCELLED"
+
+
+def test_a_plain_tool_may_run_another_agent_with_run_sync(worker, ledger):
+    handle = durable.start(agents.call_tool, "ask_helper")
+    assert handle.result(timeout=30) == "helper says 42"
