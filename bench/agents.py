@@ -1,5 +1,6 @@
 """agent_run_ms: a Pydantic AI agent run (4 model requests, 3 tool calls, an instant FunctionModel),
-timed inside the run, ours (durable.pydantic_ai.Durability) against DBOS's DBOSDurability."""
+timed inside the run, ours (durable.pydantic_ai.Durability) against DBOS's DBOSDurability, in
+pairs measured back to back (this machine's speed drifts)."""
 
 import statistics
 
@@ -14,11 +15,14 @@ from .workflows import agent_run
 
 def run(bench: Bench) -> list[Figure]:
     n = bench.size(20, 200)
+    paired = bench.paired(lambda: measure(bench, n), lambda: bench.dbos.measure("agent_run", n=n).get("value"))
+    return [paired.figure("agent_run_ms", "ms", n, note="median per run, timed inside the run")]
+
+
+def measure(bench: Bench, n: int) -> float:
     env.reset()
     with Workers(bench.url) as workers:
         workers.start()
         for _ in range(5):  # warm-up: imports, connections, Pydantic AI's first-run caches
             durable.start(agent_run).result(timeout=120)
-        per_run = [durable.start(agent_run).result(timeout=120) * 1000 for _ in range(n)]
-    dbos = bench.dbos.measure("agent_run", n=n).get("value")
-    return [Figure("agent_run_ms", statistics.median(per_run), "ms", dbos=dbos, size=n)]
+        return statistics.median(durable.start(agent_run).result(timeout=120) * 1000 for _ in range(n))
