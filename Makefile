@@ -1,7 +1,9 @@
-# The two commands: `make run` (app, worker and demo agents on SQLite) and `make test`.
+# The two commands: `make run` (app, worker and demo agents on SQLite, DEBUG on) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+PORT ?= 8000
 
 .PHONY: run test install bench
 
@@ -15,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) manage.py runapp
+	DEBUG=1 $(PY) manage.py runapp 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	PY=$(PY) bash .ci/test

@@ -19,6 +19,9 @@ __all__ = [
     "resume",
     "retrieve",
     "run_cancelled",
+    "run_finished",
+    "run_forked",
+    "run_resumed",
     "send",
     "set_event",
     "sleep",
@@ -29,6 +32,7 @@ __all__ = [
     "workflow_id",
     # exceptions
     "DurableError",
+    "EngineError",
     "NonDeterminismError",
     "NotInWorkflow",
     "ResultTimeout",
@@ -43,6 +47,7 @@ __all__ = [
 from .aio import call_sync
 from .exceptions import (
     DurableError,
+    EngineError,
     NonDeterminismError,
     NotInWorkflow,
     ResultTimeout,
@@ -55,7 +60,7 @@ from .exceptions import (
 )
 from .queues import Queue
 from .registry import workflow
-from .signals import run_cancelled
+from .signals import run_cancelled, run_finished, run_forked, run_resumed
 from .steps import step
 
 # The rest touches models, which need the app registry: load it on first use so that

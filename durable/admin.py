@@ -1,97 +1,22 @@
 """A read-only history of every run, with cancel, resume and fork."""
 
-import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
 
-from . import api
-from .models import Checkpoint, Event, Message, WorkflowRun
-
-
-def pretty(text: str | None, limit: int = 4000) -> str:
-    """Show stored jsonpickle text as indented JSON without decoding it into objects."""
-    if text is None:
-        return "—"
-    try:
-        shown = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        shown = text
-    return shown if len(shown) <= limit else shown[:limit] + "\n… (truncated)"
-
-
-def pre(text: str) -> str:
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
-
-
-class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class CheckpointInline(ReadOnlyInline):
-    model = Checkpoint
-    fields = readonly_fields = ("seq", "kind", "name", "shown_output", "attempts", "started_at", "duration", "deadline")
-    verbose_name_plural = "Steps (checkpoints)"
-
-    @admin.display(description="output / error")
-    def shown_output(self, obj: Checkpoint) -> str:
-        if obj.error is not None:
-            return pre("raised " + pretty(obj.error, 1000))
-        return pre(pretty(obj.output, 1000)) if obj.done else "waiting…"
-
-    @admin.display(description="ms")
-    def duration(self, obj: Checkpoint) -> str:
-        ms = obj.duration_ms
-        return "—" if ms is None else f"{ms:.1f}"
-
-
-class MessageInline(ReadOnlyInline):
-    model = Message
-    fk_name = "destination"
-    fields = readonly_fields = ("id", "topic", "shown_body", "idempotency_key", "sender", "created_at", "consumed_at")
-
-    @admin.display(description="body")
-    def shown_body(self, obj: Message) -> str:
-        return pre(pretty(obj.body, 1000))
-
-
-class EventInline(ReadOnlyInline):
-    model = Event
-    fields = readonly_fields = ("seq", "key", "shown_value", "created_at")
-    verbose_name_plural = "Events (history)"
-
-    @admin.display(description="value")
-    def shown_value(self, obj: Event) -> str:
-        return pre(pretty(obj.value, 1000))
+from . import api, history
+from .models import WorkflowRun
 
 
 class ForkForm(forms.Form):
     from_step = forms.IntegerField(min_value=0, help_text="Checkpoints before this operation number are reused.")
-
-
-SECTIONS: list[tuple[str | None, tuple[str, ...]]] = [
-    (None, ("id", "name", "target", "status", "queue", "priority", "parent", "forked_from")),
-    ("Data", ("shown_inputs", "shown_output", "error_message", "shown_traceback")),
-    ("Waiting and execution", (
-        "wait_topic", "wait_until", "lease_owner", "recovery_attempts", "max_recovery_attempts",
-        "created_at", "started_at", "finished_at", "fork_link",
-    )),
-]  # fmt: skip
 
 
 @admin.register(WorkflowRun)
@@ -100,10 +25,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("status", "queue", "name")
     search_fields = ("id", "name", "wait_topic")
     date_hierarchy = "created_at"
-    inlines = (CheckpointInline, MessageInline, EventInline)
     actions = ("cancel_runs", "resume_runs")
-    fieldsets = [(title, {"fields": names}) for title, names in SECTIONS]
-    readonly_fields = [name for _, names in SECTIONS for name in names]  # history is never edited
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -111,25 +33,11 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # history is read-only; cancel, resume and fork need the "manage" permission below
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a run's history is the audit trail: nobody deletes it here, superusers included
+
     def can_manage(self, request: HttpRequest) -> bool:
         return request.user.has_perm("durable.change_workflowrun")
-
-    @admin.display(description="inputs (args, kwargs)")
-    def shown_inputs(self, obj: WorkflowRun) -> str:
-        return pre(pretty(obj.inputs))
-
-    @admin.display(description="output")
-    def shown_output(self, obj: WorkflowRun) -> str:
-        return pre(pretty(obj.output))
-
-    @admin.display(description="traceback")
-    def shown_traceback(self, obj: WorkflowRun) -> str:
-        return pre(obj.traceback or "—")
-
-    @admin.display(description="fork")
-    def fork_link(self, obj: WorkflowRun) -> str:
-        url = reverse("admin:durable_workflowrun_fork", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Fork from a step…</a>', url)
 
     @admin.action(description="Cancel selected runs", permissions=["manage"])
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
@@ -157,6 +65,27 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if "\x00" in object_id:  # no id holds one, and PostgreSQL refuses it in a query
             return None
         return super().get_object(request, object_id, from_field)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The run's story (a timeline of its operations) instead of a form: history is never edited."""
+        run = self.get_object(request, unquote(object_id))
+        if run is None:  # a link to a run that does not exist is a 404, not the list with a notice
+            raise Http404(f"There is no workflow run {unquote(object_id)!r}.")
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{run.name} · {run.get_status_display()}",
+            "subtitle": run.id,
+            "story": history.story(run),
+            "can_manage": self.can_manage(request),
+            "opts": self.model._meta,
+            "original": run,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/durable/workflowrun/history.html", context)
 
     def get_urls(self) -> list[URLPattern]:
         fork = path(

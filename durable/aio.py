@@ -101,11 +101,14 @@ async def run_step(
     from . import replay  # models load with the app registry, after this module
 
     ctx = context.require("step")
-    if ctx.pending is not None:  # the only database work next_op may do: one hop, only when needed
-        await call_sync(replay.flush, ctx)
+    # The previous step's checkpoint is the only database work next_op may do: one hop, if any.
+    # Written, it also confirms that the run is still ours; else a check does, before the body.
+    confirmed = ctx.pending is not None and await call_sync(replay.flush, ctx)
     seq, cp = replay.next_op(ctx, "step", name)
     if cp is not None:
         return replay.outcome(cp)  # type: ignore[no-any-return]
+    if not confirmed:
+        await call_sync(replay.ensure_held, ctx)  # a cancel takes effect before the step's body
     started = timezone.now()
     ctx.step_seq = seq
     try:

@@ -1,27 +1,23 @@
-"""Starting runs, waiting for them, and managing them: start, handles, cancel, resume, fork."""
+"""The public face of the engine: start runs, hold handles to them, manage them, list them.
 
-import dataclasses
-import time
+Inside a workflow each of these is a durable operation: a start, fork, cancel or resume happens
+once and a read (a handle's status, ``list_workflows``) returns on replay what it returned then.
+"""
+
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import context, notify, pgsql, replay, serialization, signals
+from . import context, replay, serialization, store, waiting
 from .conf import get_settings
-from .exceptions import (
-    NotInWorkflow,
-    ResultTimeout,
-    WorkflowCancelled,
-    WorkflowConflict,
-    WorkflowFailed,
-    WorkflowNotFound,
-)
+from .exceptions import NotInWorkflow, WorkflowConflict, WorkflowNotFound
 from .messaging import Duration, seconds
-from .models import TERMINAL, Checkpoint, Event, Status, StepKind, WorkflowRun, WorkflowRunQuerySet, new_id
+from .models import StepKind, WorkflowRun, WorkflowRunQuerySet, new_id
 from .queues import Queue, queue_name
+from .records import NewRun
 from .registry import Workflow, as_workflow
 
 R = TypeVar("R")
@@ -43,74 +39,24 @@ class WorkflowHandle(Generic[R]):
         return hash(self.id)
 
     def get(self) -> WorkflowRun:
-        try:
-            return WorkflowRun.objects.using(replay.db()).get(id=self.id)
-        except WorkflowRun.DoesNotExist:
-            raise WorkflowNotFound(f"There is no workflow run {self.id!r}.") from None
+        return waiting.get(self.id)
 
     def status(self) -> str:
-        return self.get().status
+        """The run's status; inside a workflow, the status read the first time (recorded)."""
+        ctx = context.get()
+        if ctx is None:
+            return self.get().status
+        return str(replay.read(ctx, f"status:{replay.ref(ctx, self.id)}", lambda: self.get().status))
 
     def result(self, timeout: Duration | None = None) -> R:
         """The run's return value; raises its exception if it failed. Inside a workflow, waiting
-        parks the caller until the child finishes (and ``timeout`` is not allowed)."""
+        parks the caller until the run ends (and ``timeout`` is not allowed)."""
         ctx = context.get()
         if ctx is not None:
             if timeout is not None:
                 raise ValueError("Inside a workflow, handle.result() waits durably and takes no timeout.")
-            return _child_result(ctx, self.id)  # type: ignore[no-any-return]
-        return _outcome(self._wait(None if timeout is None else seconds(timeout)))  # type: ignore[no-any-return]
-
-    def _wait(self, timeout: float | None) -> WorkflowRun:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.002
-        while True:
-            run = self.get()
-            if run.is_finished:
-                return run
-            if deadline is not None and time.monotonic() >= deadline:
-                raise ResultTimeout(f"Workflow run {self.id} is still {run.status} after {timeout} s.")
-            left = 3600.0 if deadline is None else deadline - time.monotonic()
-            time.sleep(max(0.0, min(pause, left)))
-            pause = min(pause * 1.5, 0.1)
-
-
-def _outcome(run: WorkflowRun) -> Any:
-    if run.status == Status.SUCCESS:
-        return run.result_value
-    if run.status == Status.CANCELLED:
-        raise WorkflowCancelled(f"Workflow run {run.id} was cancelled.")
-    exc = run.exception
-    if isinstance(exc, BaseException):
-        raise exc
-    raise WorkflowFailed(f"Workflow run {run.id} failed: {run.error_message}")
-
-
-def _child_result(ctx: context.RunContext, child_id: str) -> Any:
-    seq, cp = replay.next_op(ctx, StepKind.RESULT, child_id)
-    if cp is not None:
-        return replay.outcome(cp)
-    topic = child_topic(child_id)
-
-    def finished() -> WorkflowRun | None:
-        run = WorkflowRun.objects.using(replay.db()).filter(id=child_id).first()
-        if run is None:
-            raise WorkflowNotFound(f"There is no workflow run {child_id!r} to wait for.")
-        return run if run.is_finished else None
-
-    while (run := finished()) is None:
-        replay.park(ctx, topic, None, ready=lambda: finished() is not None)
-    try:
-        value = _outcome(run)
-    except Exception as exc:
-        replay.record(ctx, seq, StepKind.RESULT, child_id, error=serialization.dumps_exception(exc))
-        raise
-    replay.record(ctx, seq, StepKind.RESULT, child_id, output=run.output)
-    return value
-
-
-def child_topic(child_id: str) -> str:
-    return f"durable.child:{child_id}"
+            return waiting.result(ctx, self.id)  # type: ignore[no-any-return]
+        return waiting.outcome_of(waiting.poll(self.id, None if timeout is None else seconds(timeout)))  # type: ignore[no-any-return]
 
 
 def start(
@@ -133,14 +79,18 @@ def start(
     if cp is not None:
         return WorkflowHandle(replay.outcome(cp))
     child_id = workflow_id or f"{ctx.run_id}-{seq}"
-    with transaction.atomic(using=replay.db()):
-        _insert(wf, child_id, inputs, queue, priority, parent=ctx.run_id)
-        replay.record(ctx, seq, StepKind.START, wf.name, output=serialization.dumps(child_id))
+
+    def start_child() -> None:
+        with transaction.atomic(using=store.db()):
+            _insert(wf, child_id, inputs, queue, priority, parent=ctx.run_id)
+            replay.record(ctx, seq, StepKind.START, wf.name, output=serialization.dumps(child_id))
+
+    replay.guarded(f"the start of {wf.name} by run {ctx.run_id}", start_child)
     return WorkflowHandle(child_id)
 
 
 def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priority: int, parent: str | None) -> str:
-    run = pgsql.NewRun(
+    run = NewRun(
         id=run_id,
         name=wf.name,
         target=wf.target,
@@ -151,8 +101,8 @@ def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priori
         created_at=timezone.now(),
         max_recovery_attempts=wf.max_recovery_attempts or get_settings().MAX_RECOVERY_ATTEMPTS,
     )
-    if not _inserted(run):
-        existing = WorkflowRun.objects.using(replay.db()).filter(id=run_id).values_list("name", flat=True).first()
+    if not store.insert_run(run):
+        existing = store.name_of(run_id)
         if existing is None:
             raise WorkflowNotFound(f"Workflow run {run_id!r} was neither created nor found; try again.")
         if existing != wf.name:
@@ -161,22 +111,6 @@ def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priori
                 f"{wf.name}. Use another workflow_id."
             )
     return run_id
-
-
-def _inserted(run: "pgsql.NewRun") -> bool:
-    """Insert a new run and wake the workers; False if the id exists. On PostgreSQL this is
-    one statement (insert, conflict check and NOTIFY), as it is what every start costs."""
-    if pgsql.enabled(replay.db()):
-        return pgsql.insert_run(replay.db(), run)
-    fields = dataclasses.asdict(run)
-    fields["ready_at"] = run.created_at
-    try:
-        with transaction.atomic(using=replay.db()):
-            WorkflowRun(**fields).save(using=replay.db(), force_insert=True)
-    except IntegrityError:
-        return False
-    notify.workers_after_commit()
-    return True
 
 
 def retrieve(workflow_id: str) -> WorkflowHandle[Any]:
@@ -204,116 +138,76 @@ def step_id() -> str:
 
 
 def cancel(workflow_id: str) -> None:
-    """Stop a run: a waiting run leaves its wait at once; a running one stops at its next step."""
-    now = timezone.now()
-    with transaction.atomic(using=replay.db()):
-        row = replay.lock_run(workflow_id)
-        if row is None:
-            raise WorkflowNotFound(f"Cannot cancel workflow run {workflow_id!r}: there is no such run.")
-        if row[0] in TERMINAL:
-            return
-        runs = WorkflowRun.objects.using(replay.db()).filter(id=workflow_id)
-        runs.update(
-            status=Status.CANCELLED, ready_at=None, wait_topic=None, wait_until=None, lease_owner="", finished_at=now
-        )
-        _wake_parent(workflow_id, runs.values_list("parent_id", flat=True).first())
-        send = signals.run_cancelled.send_robust
-        transaction.on_commit(lambda: send(sender=WorkflowRun, run_id=workflow_id), using=replay.db())
+    """Stop a run and its unfinished children: a waiting run at once, a running one before its
+    next step. A failed run is marked cancelled (its error is kept); a run that succeeded stays."""
+    _managed(StepKind.CANCEL, workflow_id, lambda: _cancel(workflow_id))
 
 
-def finish_run(
-    run_id: str,
-    owner: str,
-    parent_id: str | None,
-    pending: Checkpoint | None = None,
-    then: "pgsql.Claim | None" = None,
-    **fields: Any,
-) -> bool:
-    """Record a run's end (called by the worker holding it), with its last step's checkpoint if
-    that was deferred, and wake a parent waiting on it. Without a parent, on PostgreSQL, this is
-    one statement, which also leases the runs ``then`` asks for (else ``then.runs`` stays None).
-    False if the run is no longer this owner's."""
-    values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=timezone.now(), **fields)
-    if not parent_id and pgsql.enabled(replay.db()):
-        return pgsql.finish(replay.db(), run_id, owner, values, pending, then)
-    try:
-        with transaction.atomic(using=replay.db()):
-            if pending is not None and not replay.insert_checkpoint(pending, owner):
-                return False
-            done = bool(WorkflowRun.objects.using(replay.db()).filter(id=run_id).held_by(owner).update(**values))
-            if done:
-                _wake_parent(run_id, parent_id)
-    except IntegrityError:
-        return False  # another worker recorded the last step: the run is no longer ours
-    return done
-
-
-def _wake_parent(run_id: str, parent_id: str | None) -> None:
-    """Wake the parent if it is parked waiting for this child (inside the caller's transaction)."""
-    if parent_id and replay.lock_run(parent_id) and replay.wake(parent_id, child_topic(run_id)):
-        notify.workers_after_commit()
+def _cancel(workflow_id: str) -> None:
+    if store.cancel(workflow_id) is None:
+        raise WorkflowNotFound(f"Cannot cancel workflow run {workflow_id!r}: there is no such run.")
 
 
 def resume(workflow_id: str) -> WorkflowHandle[Any]:
     """Run a cancelled or failed run again from its last checkpoint."""
-    with transaction.atomic(using=replay.db()):
-        row = replay.lock_run(workflow_id)
-        if row is None:
-            raise WorkflowNotFound(f"Cannot resume workflow run {workflow_id!r}: there is no such run.")
-        if row[0] == Status.SUCCESS:
-            raise ValueError(f"Workflow run {workflow_id} already succeeded; fork it to run it again.")
-        if row[0] in (Status.CANCELLED, Status.ERROR, Status.WAITING):
-            WorkflowRun.objects.using(replay.db()).filter(id=workflow_id).update(
-                status=Status.ENQUEUED,
-                ready_at=timezone.now(),
-                recovery_attempts=0,
-                error=None,
-                error_message="",
-                traceback="",
-                finished_at=None,
-                lease_owner="",
-                wait_topic=None,
-                wait_until=None,
-            )
-            notify.workers_after_commit()
+    _managed(StepKind.RESUME, workflow_id, lambda: _resume(workflow_id))
     return WorkflowHandle(workflow_id)
+
+
+def _resume(workflow_id: str) -> None:
+    before = store.resume(workflow_id)
+    if before is None:
+        raise WorkflowNotFound(f"Cannot resume workflow run {workflow_id!r}: there is no such run.")
+    if before == "SUCCESS":
+        raise ValueError(f"Workflow run {workflow_id} already succeeded; fork it to run it again.")
 
 
 def fork(workflow_id: str, from_step: int = 0, new_workflow_id: str | None = None) -> WorkflowHandle[Any]:
     """Start a new run of the same workflow and inputs that reuses the checkpoints before
-    operation ``from_step`` and executes the rest anew."""
+    operation ``from_step`` and executes the rest anew. Inside a workflow the fork happens once."""
     if from_step < 0:
         raise ValueError(f"from_step must be 0 or more, not {from_step}.")
-    original = WorkflowHandle(workflow_id).get()
-    new_id_ = new_workflow_id or new_id()
-    with transaction.atomic(using=replay.db()):
-        WorkflowRun.objects.using(replay.db()).create(
-            id=new_id_,
-            name=original.name,
-            target=original.target,
-            inputs=original.inputs,
-            queue=original.queue,
-            priority=original.priority,
-            forked_from=original.id,
-            ready_at=timezone.now(),
-            max_recovery_attempts=original.max_recovery_attempts,
-        )
-        kept = Checkpoint.objects.using(replay.db()).filter(
-            run_id=original.id, seq__lt=from_step, finished_at__isnull=False
-        )
-        Checkpoint.objects.using(replay.db()).bulk_create(
-            [Checkpoint(**_copy(cp, exclude={"id", "run"}), run_id=new_id_) for cp in kept]
-        )
-        events = Event.objects.using(replay.db()).filter(run_id=original.id, seq__lt=from_step)
-        Event.objects.using(replay.db()).bulk_create(
-            [Event(**_copy(e, exclude={"id", "run"}), run_id=new_id_) for e in events]
-        )
-        notify.workers_after_commit()
-    return WorkflowHandle(new_id_)
+    ctx = context.get()
+    if ctx is None:
+        new = new_workflow_id or new_id()
+        store.fork(waiting.get(workflow_id), new, from_step)
+        return WorkflowHandle(new)
+    seq, cp = replay.next_op(ctx, StepKind.FORK, workflow_id)
+    if cp is not None:
+        return WorkflowHandle(replay.outcome(cp))
+    new = new_workflow_id or f"{ctx.run_id}-fork-{seq}"
+
+    def fork_once() -> None:
+        with transaction.atomic(using=store.db()):
+            store.fork(waiting.get(workflow_id), new, from_step)
+            replay.record(ctx, seq, StepKind.FORK, workflow_id, output=serialization.dumps(new))
+
+    replay.guarded(f"the fork of {workflow_id} by run {ctx.run_id}", fork_once)
+    return WorkflowHandle(new)
 
 
-def _copy(obj: Any, exclude: set[str]) -> dict[str, Any]:
-    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.name not in exclude}
+def _managed(kind: str, workflow_id: str, act: Any) -> None:
+    """Do ``act`` once: outside a workflow at once, inside one as a recorded operation."""
+    ctx = context.get()
+    if ctx is None:
+        act()
+        return
+    seq, cp = replay.next_op(ctx, kind, replay.ref(ctx, workflow_id))
+    if cp is not None:
+        replay.outcome(cp)
+        return
+
+    def once() -> None:
+        with transaction.atomic(using=store.db()):
+            try:
+                act()
+            except (WorkflowNotFound, ValueError) as exc:
+                error = serialization.dumps_exception(exc)
+                replay.record(ctx, seq, kind, replay.ref(ctx, workflow_id), error=error)
+                raise
+            replay.record(ctx, seq, kind, replay.ref(ctx, workflow_id), output=serialization.dumps(None))
+
+    replay.guarded(f"the {kind} of {workflow_id} by run {ctx.run_id}", once)
 
 
 def list_workflows(
@@ -326,8 +220,36 @@ def list_workflows(
     created_before: datetime | None = None,
     limit: int | None = None,
 ) -> WorkflowRunQuerySet:
-    """Runs matching every filter given, newest first (soonest deadline first with ``waiting_on``)."""
-    qs: WorkflowRunQuerySet = WorkflowRun.objects.using(replay.db()).all()
+    """Runs matching every filter given, newest first (soonest deadline first with ``waiting_on``).
+    Inside a workflow: a list of the runs as read the first time (recorded), not a queryset."""
+    qs = _runs_matching(status, name, waiting_on, parent, created_after, created_before, limit)
+    ctx = context.get()
+    if ctx is None:
+        return qs
+    rows = replay.read(ctx, "list_workflows", lambda: [_fields(r) for r in qs])
+    return [_unsaved(WorkflowRun, row) for row in rows]  # type: ignore[return-value]
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def _unsaved(model: Any, fields: dict[str, Any]) -> Any:
+    obj = model(**fields)
+    obj._state.adding = False
+    return obj
+
+
+def _runs_matching(
+    status: str | Iterable[str] | None,
+    name: str | None,
+    waiting_on: str | None,
+    parent: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    limit: int | None,
+) -> WorkflowRunQuerySet:
+    qs: WorkflowRunQuerySet = WorkflowRun.objects.using(store.db()).all()
     if waiting_on is not None:
         qs = qs.waiting(waiting_on)
     if status is not None:

@@ -45,6 +45,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="durable.E003",
             )
         )
+    elif connections[s.DATABASE].vendor == "cockroachdb" and s.USE_NOTIFY:
+        errors.append(
+            Warning(
+                "DURABLE_USE_NOTIFY is on, but the database is CockroachDB, which has no LISTEN/NOTIFY: workers "
+                "find new work only by polling.",
+                hint="Set DURABLE_USE_NOTIFY = False to say so, and choose DURABLE_POLL_INTERVAL for the "
+                "wake-up latency you need (each worker polls once per interval).",
+                id="durable.W003",
+            )
+        )
     elif connections[s.DATABASE].vendor == "sqlite":
         options = settings.DATABASES[s.DATABASE].get("OPTIONS", {})
         if options.get("transaction_mode") != "IMMEDIATE":

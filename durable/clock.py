@@ -33,7 +33,7 @@ def sleep(duration: Duration) -> None:
         if cp is None:
             replay.record(ctx, seq, StepKind.SLEEP, "sleep", deadline=wake_at, output=serialization.dumps(None))
         else:
-            replay.finish(ctx, cp, serialization.dumps(None))
+            replay.complete(ctx, cp, serialization.dumps(None))
         return
     if cp is None:
         replay.record(ctx, seq, StepKind.SLEEP, "sleep", deadline=wake_at, done=False)

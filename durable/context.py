@@ -1,15 +1,15 @@
 """The state of the run executing on this thread, and the signals that unwind it."""
 
-import threading
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .exceptions import NotInWorkflow
 
 if TYPE_CHECKING:
     from .models import Checkpoint
+    from .records import ClaimRequest
 
 
 class Park(BaseException):
@@ -29,6 +29,7 @@ class RunContext:
     run_id: str
     owner: str
     checkpoints: "dict[int, Checkpoint]"
+    forked_from: str = ""
     seq: int = 0
     step_seq: int | None = None
     # Set from another thread (lease renewal, SIGTERM) and honoured at the next durable op.
@@ -37,9 +38,8 @@ class RunContext:
     parked_until: datetime | None = None
     # A step's checkpoint not written yet: the next durable operation, or the run's end, writes it.
     pending: "Checkpoint | None" = None
-    # Runs the worker wants leased in the statement that records this run's end (pgsql.Claim).
-    then: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Runs the worker wants leased in the statement that records this run's end.
+    then: "ClaimRequest | None" = None
 
     def next_seq(self) -> int:
         if self.interrupt:

@@ -48,3 +48,7 @@ class NonDeterminismError(BaseException):
     A BaseException, like KeyboardInterrupt, so a workflow's ``except Exception``
     cannot swallow it and carry on with a history that does not match its code.
     """
+
+
+class EngineError(DurableError):
+    """The engine's own write failed for a reason that is neither the workflow's nor transient."""

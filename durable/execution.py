@@ -1,21 +1,48 @@
 """Execute one claimed run: replay its function from the top against its checkpoints."""
 
+import contextlib
 import logging
 import traceback as tb
+from dataclasses import dataclass
+from typing import Any
 
-from django.utils import timezone
+from django.db import IntegrityError
 
-from . import api, replay, serialization
+from . import serialization, store
 from .context import Interrupt, Park, RunContext, activate, deactivate
 from .exceptions import MaxRecoveryAttemptsExceeded, NonDeterminismError, SerializationError, WorkflowImportError
-from .models import Checkpoint, Status, WorkflowRun
+from .faults import DatabaseFault, is_transient
+from .models import Status
+from .records import ClaimedRun
 from .registry import resolve
 
 logger = logging.getLogger("durable.worker")
 
 
-def execute(run: WorkflowRun, ctx: RunContext) -> str:
-    """Run ``run`` until it finishes, parks or is interrupted; return what happened."""
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an execution: ``kind`` is succeeded, failed, parked, interrupted (cancelled
+    or taken over), released (handed back: the worker drains) or fault (the database failed under
+    it: replay it once the database answers). ``leased``: runs leased with its end for this thread."""
+
+    kind: str
+    leased: tuple[ClaimedRun, ...] = ()
+    fault: BaseException | None = None
+
+
+def execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
+    """Run ``run`` until it finishes, parks or is interrupted."""
+    try:
+        return _execute(run, ctx)
+    except DatabaseFault as fault:
+        return Outcome("fault", fault=fault)
+    except Exception as exc:
+        if is_transient(exc):  # in the worker's own bookkeeping around the workflow
+            return Outcome("fault", fault=exc)
+        raise
+
+
+def _execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
     if run.recovery_attempts > run.max_recovery_attempts:
         exc = MaxRecoveryAttemptsExceeded(
             f"Workflow run {run.id} was recovered {run.recovery_attempts - 1} times after its worker died, "
@@ -27,19 +54,22 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         args, kwargs = serialization.loads_call(run.inputs)
     except WorkflowImportError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
-    history = getattr(run, "history", None)  # read by the claim on PostgreSQL
-    if history is not None:
-        ctx.checkpoints = history
-    elif run.started_at is not None or run.forked_from:  # a fresh run has no history to load
-        ctx.checkpoints = {cp.seq: cp for cp in Checkpoint.objects.using(replay.db()).filter(run_id=run.id)}
+    if run.history is not None:
+        ctx.checkpoints = dict(run.history)
+    elif run.has_history:  # a fresh run has no history to load
+        ctx.checkpoints = store.history(run.id)
+    if ctx.pending is not None and ctx.pending.seq not in ctx.checkpoints:
+        ctx.checkpoints[ctx.pending.seq] = ctx.pending  # a step's result that a database fault kept from the table
+    else:
+        ctx.pending = None
     token = activate(ctx)
     try:
         result = wf.fn(*args, **kwargs)
     except Park:
-        return "parked"
+        return Outcome("parked")
     except Interrupt as interrupt:
         return _interrupted(run, ctx, interrupt.reason)
-    except NonDeterminismError as exc:
+    except NonDeterminismError as exc:  # a BaseException, so that workflow code cannot swallow it
         return _fail(run, ctx, exc, tb.format_exc())
     except Exception as exc:
         return _fail(run, ctx, exc, tb.format_exc())
@@ -49,36 +79,31 @@ def execute(run: WorkflowRun, ctx: RunContext) -> str:
         output = serialization.dumps(result, f"The return value of workflow {run.name}")
     except SerializationError as exc:
         return _fail(run, ctx, exc, tb.format_exc())
-    api.finish_run(
-        run.id, ctx.owner, run.parent_id, pending=ctx.pending, then=ctx.then, status=Status.SUCCESS, output=output
-    )
-    return "succeeded"
+    return _end(run, ctx, "succeeded", status=Status.SUCCESS, output=output)
 
 
-def _fail(run: WorkflowRun, ctx: RunContext, exc: BaseException, trace: str) -> str:
+def _fail(run: ClaimedRun, ctx: RunContext, exc: BaseException, trace: str) -> Outcome:
     logger.info("workflow run %s (%s) failed: %s", run.id, run.name, exc)
-    api.finish_run(
-        run.id,
-        ctx.owner,
-        run.parent_id,
-        pending=ctx.pending,
-        then=ctx.then,
-        status=Status.ERROR,
-        error=serialization.dumps_exception(exc),
-        error_message=f"{type(exc).__name__}: {exc}",
-        traceback=trace,
-    )
-    return "failed"
+    fields = dict(status=Status.ERROR, error=serialization.dumps_exception(exc),
+                  error_message=f"{type(exc).__name__}: {exc}", traceback=trace)  # fmt: skip
+    return _end(run, ctx, "failed", **fields)
 
 
-def _interrupted(run: WorkflowRun, ctx: RunContext, reason: str) -> str:
+def _end(run: ClaimedRun, ctx: RunContext, kind: str, **fields: Any) -> Outcome:
+    finished = store.finish(run.id, ctx.owner, run.parent_id, fields, pending=ctx.pending, then=ctx.then)
+    ctx.pending = None
+    return Outcome(kind if finished.recorded else "interrupted", leased=finished.leased)
+
+
+def _interrupted(run: ClaimedRun, ctx: RunContext, reason: str) -> Outcome:
     if reason == "draining":
-        # Hand the run back so any worker picks it up at once, instead of after the lease.
-        WorkflowRun.objects.using(replay.db()).filter(id=run.id).held_by(ctx.owner).update(
-            status=Status.ENQUEUED,
-            lease_owner="",
-            ready_at=timezone.now(),
-        )
-        return "released"
+        # Keep the last step's result, then hand the run back so any worker picks it up at once,
+        # instead of after the lease.
+        if ctx.pending is not None:
+            with contextlib.suppress(IntegrityError):  # recorded already by a worker that took over
+                store.write_checkpoint(ctx.pending, ctx.owner)
+            ctx.pending = None
+        store.release([run.id], ctx.owner)
+        return Outcome("released")
     logger.info("workflow run %s stopped: %s", run.id, reason)
-    return "interrupted"
+    return Outcome("interrupted")

@@ -121,6 +121,12 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "created_at"], name="durable_run_status_idx"),
             # Serves the count of a limited queue's running runs; only running rows are in it.
             models.Index(fields=["queue"], name="durable_run_running_queue_idx", condition=Q(status="RUNNING")),
+            # ...and of the runs that hold a slot of it, parked or not (started, not finished).
+            models.Index(
+                fields=["queue"],
+                name="durable_run_holding_queue_idx",
+                condition=Q(started_at__isnull=False, status__in=("ENQUEUED", "RUNNING", "WAITING")),
+            ),
             models.Index(fields=["name"], name="durable_run_name_idx"),
             models.Index(fields=["parent"], name="durable_run_parent_idx", condition=Q(parent__isnull=False)),
         ]
@@ -159,6 +165,10 @@ class StepKind(models.TextChoices):
     NOW = "now", "Now"
     START = "start", "Start child"
     RESULT = "result", "Child result"
+    FORK = "fork", "Fork"
+    CANCEL = "cancel", "Cancel"
+    RESUME = "resume", "Resume"
+    READ = "read", "Read"
 
 
 class Checkpoint(models.Model):
@@ -254,3 +264,14 @@ class Event(models.Model):
     @property
     def decoded(self) -> Any:
         return serialization.loads(self.value)
+
+
+class QueueLock(models.Model):
+    """One row per queue with a global limit: a claim locks it, so that two workers counting the
+    queue's running runs cannot both take its last slot (portable: no advisory locks, which
+    CockroachDB lacks)."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+
+    def __str__(self) -> str:
+        return f"queue {self.name}"

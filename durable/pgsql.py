@@ -9,17 +9,21 @@ other databases. Behind a pooler in transaction mode that cannot keep prepared s
 """
 
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connections
 from django.utils import timezone
 
 from .conf import get_settings
-from .models import Checkpoint, WorkflowRun
+from .models import Checkpoint
 from .notify import CHANNEL
 from .prepared import cursor, fetchall, fetchone
+from .records import ClaimedRun, ClaimRequest, Finished, NewRun
+
+
+class SeqTaken(IntegrityError):
+    """A checkpoint's seq was recorded already: another worker took the run over."""
 
 
 def enabled(alias: str) -> bool:
@@ -41,21 +45,6 @@ _INSERT_RUN = """
 """
 _INSERT_RUN_NOTIFY = _INSERT_RUN.format(notify=f", pg_notify('{CHANNEL}', '')")
 _INSERT_RUN_QUIET = _INSERT_RUN.format(notify="")
-
-
-@dataclass
-class NewRun:
-    """What ``durable.start`` writes: a run that is ready at ``created_at``."""
-
-    id: str
-    name: str
-    target: str
-    inputs: str
-    queue: str
-    priority: int
-    parent_id: str | None
-    created_at: datetime
-    max_recovery_attempts: int
 
 
 def insert_run(alias: str, run: NewRun) -> bool:
@@ -130,60 +119,47 @@ _CLAIMED = (
 )  # fmt: skip
 
 
-@dataclass
-class Claim:
-    """Up to ``limit`` runnable runs to lease to ``owner`` for ``lease``: due ones (deadline or
-    lease passed) first, then enqueued ones by priority; from queue ``only``, or ``queues``
-    (all if None), minus ``exclude``. ``runs`` is what a statement that carried it leased, with
-    ``status`` and ``started_at`` as they were before."""
-
-    owner: str
-    lease: timedelta
-    limit: int
-    only: str | None = None
-    queues: list[str] | None = None
-    exclude: list[str] | None = None
-    runs: list[WorkflowRun] | None = None
-
-    def sql(self, relaxed: bool) -> tuple[str, dict[str, Any]]:
-        """The CTEs that pick the runs and lease them (``leased``: one row per run, with its
-        history), and their parameters. ``relaxed``: commit without waiting for the flush."""
-        now = timezone.now()
-        conditions: list[str] = []
-        params: dict[str, Any] = {"now": now, "limit": self.limit, "owner": self.owner, "lease_until": now + self.lease}
-        if self.only is not None:
-            conditions.append("AND queue = %(only)s")
-            params["only"] = self.only
-        elif self.queues is not None:
-            conditions.append("AND queue = ANY(%(queues)s)")
-            params["queues"] = list(self.queues)
-        if self.exclude:
-            conditions.append("AND NOT (queue = ANY(%(exclude)s))")
-            params["exclude"] = list(self.exclude)
-        picking = _CLAIM_CTES.format(queues=" ".join(conditions))
-        return f"{picking}, {_CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else '')}", params
-
-    def take(self, rows: list[tuple[Any, ...]], now: datetime) -> list[WorkflowRun]:
-        """The leased runs from ``leased`` rows, each with ``history``: its checkpoints by seq."""
-        self.runs = []
-        for row in rows:
-            run = _claimed(dict(zip(_CLAIMED, row, strict=False)))
-            received, body, history = row[len(_CLAIMED) :]
-            run.history = {cp.seq: cp for cp in map(_checkpoint, history or [])}  # type: ignore[attr-defined]
-            for cp in run.history.values():  # type: ignore[attr-defined]
-                cp.run_id = run.id
-                if cp.pk == received:  # completed in the claim, after the history was read
-                    cp.output, cp.finished_at = body, now
-            self.runs.append(run)
-        return self.runs
+def claim_sql(request: ClaimRequest, relaxed: bool) -> tuple[str, dict[str, Any]]:
+    """The CTEs that pick the runs ``request`` asks for and lease them (``leased``: one row per
+    run, with its history), and their parameters. ``relaxed``: commit without waiting for the flush."""
+    now = timezone.now()
+    conditions: list[str] = []
+    params: dict[str, Any] = {"now": now, "limit": request.limit, "owner": request.owner,
+                              "lease_until": now + request.lease}  # fmt: skip
+    if request.only is not None:
+        conditions.append("AND queue = %(only)s")
+        params["only"] = request.only
+    elif request.queues is not None:
+        conditions.append("AND queue = ANY(%(queues)s)")
+        params["queues"] = list(request.queues)
+    if request.exclude:
+        conditions.append("AND NOT (queue = ANY(%(exclude)s))")
+        params["exclude"] = list(request.exclude)
+    picking = _CLAIM_CTES.format(queues=" ".join(conditions))
+    return f"{picking}, {_CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else '')}", params
 
 
-def claim(alias: str, request: Claim) -> list[WorkflowRun]:
+def _take(rows: list[tuple[Any, ...]], now: datetime) -> tuple[ClaimedRun, ...]:
+    """The leased runs from ``leased`` rows, each with its checkpoints by seq."""
+    runs = []
+    for row in rows:
+        values = dict(zip(_CLAIMED, row, strict=False))
+        received, body, history = row[len(_CLAIMED) :]
+        checkpoints = {cp.seq: cp for cp in map(_checkpoint, history or [])}
+        for cp in checkpoints.values():
+            cp.run_id = values["id"]
+            if cp.pk == received:  # completed in the claim, after the history was read
+                cp.output, cp.finished_at = body, now
+        runs.append(ClaimedRun(**values, history=checkpoints))
+    return tuple(runs)
+
+
+def claim(alias: str, request: ClaimRequest) -> tuple[ClaimedRun, ...]:
     """Lease the runs ``request`` asks for; a statement of its own, committed without a flush."""
-    ctes, params = request.sql(relaxed=True)
+    ctes, params = claim_sql(request, relaxed=True)
     with cursor(alias) as c:
         c.execute(f"WITH {ctes} SELECT * FROM leased", params)
-        return request.take(c.fetchall(), params["now"])
+        return _take(c.fetchall(), params["now"])
 
 
 def _checkpoint(values: list[Any]) -> Checkpoint:
@@ -197,12 +173,6 @@ def _checkpoint(values: list[Any]) -> Checkpoint:
 
 def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
-
-
-def _claimed(values: dict[str, Any]) -> WorkflowRun:
-    run = WorkflowRun(**values)  # status and started_at as they were before the claim
-    run._state.adding = False
-    return run
 
 
 # --- checkpoints and the end of a run ----------------------------------------------------
@@ -257,7 +227,7 @@ def insert_checkpoints(alias: str, writes: list[tuple[Checkpoint, str]]) -> list
     outcomes: list[bool | BaseException] = []
     for (cp, _), (pk, held) in zip(writes, rows, strict=True):
         if pk is None:
-            outcomes.append(IntegrityError(f"checkpoint #{cp.seq} of run {cp.run_id} was recorded by another worker"))
+            outcomes.append(SeqTaken(f"checkpoint #{cp.seq} of run {cp.run_id} was recorded by another worker"))
             continue
         cp.pk = pk
         cp._state.adding = False
@@ -281,12 +251,19 @@ def _json_rows(writes: list[tuple[Checkpoint, str]]) -> str:
 
 
 def finish(
-    alias: str, run_id: str, owner: str, values: dict[str, Any], pending: Checkpoint | None, then: Claim | None = None
-) -> bool:
+    alias: str,
+    run_id: str,
+    owner: str,
+    values: dict[str, Any],
+    pending: Checkpoint | None,
+    end_topic: str,
+    then: ClaimRequest | None = None,
+) -> Finished:
     """Set ``values`` (fields named as their columns) on the run if ``owner`` still holds it, in
-    one statement with the run's deferred last checkpoint (``pending``) and the lease of the
-    runs ``then`` asks for (which it keeps)."""
-    params: dict[str, Any] = {"run": run_id, "run_owner": owner}
+    one statement with the run's deferred last checkpoint (``pending``), the wake-up of runs
+    parked on its end (``end_topic``) and the lease of the runs ``then`` asks for."""
+    params: dict[str, Any] = {"run": run_id, "run_owner": owner, "end_topic": end_topic, "channel": CHANNEL,
+                              "notify": get_settings().notify_enabled}  # fmt: skip
     params.update({f"set_{name}": value for name, value in values.items()})
     columns = ", ".join(f"{name} = %(set_{name})s" for name in values)
     ctes = []
@@ -294,10 +271,11 @@ def finish(
         ctes.append(_FINISH_CHECKPOINT)
         params.update({f"cp_{c}": getattr(pending, c) for c in _CHECKPOINT_COLUMNS})
     ctes.append(_FINISH_RUN.format(columns=columns, recorded=_RECORDED if pending is not None else ""))
-    select = "SELECT (SELECT count(*) FROM finished), {cp}"
+    ctes.append(_WAKE_WAITERS)
+    select = "SELECT (SELECT count(*) FROM finished), {cp}, (SELECT count(*) FROM waiters_notified)"
     select = select.format(cp="(SELECT id FROM cp)" if pending is not None else "NULL")
     if then is not None:
-        claiming, claim_params = then.sql(relaxed=False)
+        claiming, claim_params = claim_sql(then, relaxed=False)
         ctes.append(claiming)
         params.update(claim_params)
         select += ", leased.* FROM (SELECT 1) AS one LEFT JOIN leased ON true"
@@ -308,9 +286,8 @@ def finish(
     if pending is not None and pk is not None:
         pending.pk = pk
         pending._state.adding = False
-    if then is not None:
-        then.take([row[2:] for row in rows if row[2] is not None], params["now"])
-    return bool(finished)
+    leased = _take([row[3:] for row in rows if row[3] is not None], params["now"]) if then is not None else ()
+    return Finished(bool(finished), leased)
 
 
 _FINISH_CHECKPOINT = f"""
@@ -328,15 +305,31 @@ _FINISH_RUN = """
     )
 """
 _RECORDED = "AND EXISTS (SELECT 1 FROM cp)"  # another worker recorded the last step: not ours
+# Runs parked on this run's end that are not its parent (whose wake-up is exact, under locks):
+# woken from this statement's snapshot, so one that parks at the same instant can be missed, and
+# such a waiter looks again by itself at a deadline it parked with (see ``waiting``).
+_WAKE_WAITERS = """
+    waiters AS (
+        UPDATE durable_workflowrun SET status = 'ENQUEUED', ready_at = %(set_finished_at)s, wait_topic = NULL,
+            wait_until = NULL, updated_at = %(set_finished_at)s
+        WHERE status = 'WAITING' AND wait_topic = %(end_topic)s AND EXISTS (SELECT 1 FROM finished)
+        RETURNING id
+    ), waiters_notified AS (
+        SELECT pg_notify(%(channel)s, '') FROM (SELECT 1 FROM waiters LIMIT 1) AS any_ WHERE %(notify)s
+    )
+"""
 
 
 # --- messages --------------------------------------------------------------------------
 
 # The run's row is locked first, as a park locks it: a send that waited for a park to commit
 # sees the run WAITING (the locked row's values, not the statement's older snapshot) and wakes it.
+# FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks that foreign
+# keys take, so two runs sending to each other (each transaction also checkpointing its own run)
+# cannot deadlock.
 _DELIVER = """
     WITH run AS (
-        SELECT id, status, wait_topic FROM durable_workflowrun WHERE id = %(run)s FOR UPDATE
+        SELECT id, status, wait_topic FROM durable_workflowrun WHERE id = %(run)s FOR NO KEY UPDATE
     ), msg AS (
         INSERT INTO durable_message (destination_id, topic, body, idempotency_key, sender, created_at)
         SELECT id, %(topic)s, %(body)s, %(key)s, %(sender)s, %(now)s FROM run
@@ -344,7 +337,7 @@ _DELIVER = """
         RETURNING id
     ), woken AS (
         UPDATE durable_workflowrun AS r
-        SET status = 'ENQUEUED', ready_at = %(now)s, wait_topic = NULL, wait_until = NULL
+        SET status = 'ENQUEUED', ready_at = %(now)s, wait_topic = NULL, wait_until = NULL, updated_at = %(now)s
         FROM run
         WHERE r.id = run.id AND run.status = 'WAITING' AND run.wait_topic = %(topic)s
             AND EXISTS (SELECT 1 FROM msg)
@@ -409,3 +402,12 @@ def consume(alias: str, cp: Checkpoint, owner: str, now: datetime) -> tuple[str 
         cp.output, cp.finished_at = body, now
         cp._state.adding = False
     return body, written is not None
+
+
+_HELD_NOW = f"SELECT {_HELD}"
+
+
+def held(alias: str, run_id: str, owner: str) -> bool:
+    """Whether ``owner`` still holds the run (not cancelled, not taken over)."""
+    row = fetchone(alias, _HELD_NOW, [run_id, owner])
+    return bool(row and row[0])

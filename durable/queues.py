@@ -8,16 +8,26 @@ DEFAULT = "default"
 
 
 class Queue:
-    """A named queue. ``concurrency`` caps runs executing at once across all workers;
-    ``worker_concurrency`` caps them per worker process. Lower ``priority`` runs first."""
+    """A named queue. ``concurrency`` caps the runs in progress at once across all workers: a
+    run holds its slot from its first claim to its end, parked in a recv, a sleep or a child's
+    wait included (as in DBOS: ``concurrency=1`` is a lock around a wait), unless
+    ``release_on_park`` frees it while the run waits. ``worker_concurrency`` caps the runs one
+    worker process executes at once. Lower ``priority`` runs first."""
 
-    def __init__(self, name: str, concurrency: int | None = None, worker_concurrency: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        concurrency: int | None = None,
+        worker_concurrency: int | None = None,
+        release_on_park: bool = False,
+    ) -> None:
         for label, value in (("concurrency", concurrency), ("worker_concurrency", worker_concurrency)):
             if value is not None and value < 1:
                 raise ValueError(f"Queue {name!r}: {label} must be at least 1 or None (no limit), not {value}.")
         self.name = name
         self.concurrency = concurrency
         self.worker_concurrency = worker_concurrency
+        self.release_on_park = release_on_park
         _queues[name] = self
 
     def __repr__(self) -> str:

@@ -1,21 +1,31 @@
-"""Checkpoints: every durable operation takes the next sequence number and, on replay,
-returns what was recorded for it instead of acting again."""
+"""Checkpoints: every durable operation takes the next sequence number and, on replay, returns
+what was recorded for it instead of acting again. The writes themselves go through ``store``."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
-from . import groupcommit, pgsql, serialization
-from .conf import get_settings
+from . import serialization, store
 from .context import Interrupt, Park, RunContext
 from .exceptions import NonDeterminismError
-from .models import Checkpoint, Status, WorkflowRun
+from .faults import engine_operation, retry_rolled_back
+from .models import Checkpoint, StepKind
+from .pgsql import SeqTaken
+
+SELF = "self"
 
 
 def db() -> str:
-    return get_settings().DATABASE
+    return store.db()
+
+
+def ref(ctx: RunContext, run_id: str) -> str:
+    """How an operation's name refers to a run: the run itself as ``self``, so that a fork (a
+    run with another id) replays the same names."""
+    return SELF if run_id == ctx.run_id else run_id
 
 
 def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | None]:
@@ -23,7 +33,7 @@ def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | No
     flush(ctx)
     seq = ctx.next_seq()
     cp = ctx.checkpoints.get(seq)
-    if cp is not None and (cp.kind != kind or cp.name != name):
+    if cp is not None and (cp.kind != kind or not _same_name(ctx, cp.name, name)):
         raise NonDeterminismError(
             f"Workflow run {ctx.run_id} is not deterministic at operation #{seq}: the history "
             f"recorded {cp.kind} {cp.name!r} but the code now does {kind} {name!r}. The code changed "
@@ -32,6 +42,14 @@ def next_op(ctx: RunContext, kind: str, name: str) -> tuple[int, Checkpoint | No
             "or cancel it."
         )
     return seq, cp
+
+
+def _same_name(ctx: RunContext, recorded: str, name: str) -> bool:
+    if recorded == name:
+        return True
+    # Before ``self``, a run's reads of itself were recorded under its id (or its original's, in a fork).
+    rest = name[len(SELF) :] if name.startswith(SELF + ":") else None
+    return rest is not None and recorded in (ctx.run_id + rest, ctx.forked_from + rest)
 
 
 def outcome(cp: Checkpoint) -> Any:
@@ -82,97 +100,87 @@ def record(
     return _write(ctx, cp)
 
 
-def flush(ctx: RunContext) -> None:
-    """Write the step checkpoint the run deferred, if any."""
-    cp, ctx.pending = ctx.pending, None
-    if cp is not None:
-        _write(ctx, cp)
+def flush(ctx: RunContext) -> bool:
+    """Write the step checkpoint the run deferred, if any; whether one was written (which also
+    confirmed that the run is still this worker's)."""
+    cp = ctx.pending
+    if cp is None:
+        return False
+    _write(ctx, cp)
+    ctx.pending = None
+    return True
 
 
 def _write(ctx: RunContext, cp: Checkpoint) -> Checkpoint:
-    try:
-        # No savepoint: inside a caller's transaction the Interrupt rolls all of it back.
-        held = insert_checkpoint(cp, ctx.owner)
-    except IntegrityError:
-        raise Interrupt("lease lost: another worker recorded this step") from None
+    with engine_operation(f"{cp.kind} {cp.name!r} (operation #{cp.seq}) of run {ctx.run_id}"):
+        try:
+            # No savepoint: inside a caller's transaction the Interrupt rolls all of it back.
+            held = store.write_checkpoint(cp, ctx.owner)
+        except IntegrityError as exc:
+            if isinstance(exc, SeqTaken) or _is_seq_conflict(exc):
+                raise Interrupt("lease lost: another worker recorded this step") from None
+            raise
     ctx.checkpoints[cp.seq] = cp
     if not held:
         raise Interrupt("lease lost or run cancelled")
     return cp
 
 
-def insert_checkpoint(cp: Checkpoint, owner: str) -> bool:
-    """Insert ``cp`` and tell whether ``owner`` still holds the run: one round trip on
-    PostgreSQL, where this is the per-step cost that matters."""
-    if not pgsql.enabled(db()):
-        cp.save(using=db(), force_insert=True)
-        return WorkflowRun.objects.using(db()).filter(id=cp.run_id).held_by(owner).exists()
-    if connections[db()].in_atomic_block:
-        return pgsql.insert_checkpoint(db(), cp, owner)  # commits or rolls back with the caller's transaction
-    return groupcommit.writer(db()).write(cp, owner)
+def _is_seq_conflict(exc: IntegrityError) -> bool:
+    text = str(exc)
+    return "durable_checkpoint_unique_seq" in text or "durable_checkpoint.run_id, durable_checkpoint.seq" in text
 
 
-def finish(ctx: RunContext, cp: Checkpoint, output: str | None) -> None:
-    """Complete a checkpoint recorded as pending (a recv or sleep that parked)."""
-    cp.output = output
-    cp.finished_at = timezone.now()
-    updated = (
-        Checkpoint.objects.using(db())
-        .filter(pk=cp.pk, finished_at__isnull=True)
-        .update(output=output, finished_at=cp.finished_at)
-    )
-    if not updated:
+def ensure_held(ctx: RunContext) -> None:
+    """Stop here if the run was cancelled or taken over (before a step's body, when nothing
+    since the last check has confirmed it)."""
+    if ctx.interrupt:
+        raise Interrupt(ctx.interrupt)
+    with engine_operation(f"the lease check of run {ctx.run_id}"):
+        held = store.holds(ctx.run_id, ctx.owner)
+    if not held:
+        raise Interrupt("lease lost or run cancelled")
+
+
+def complete(ctx: RunContext, cp: Checkpoint, output: str | None, error: str | None = None) -> None:
+    """Complete a checkpoint recorded as pending (a recv, sleep or wait that parked)."""
+    with engine_operation(f"the end of {cp.kind} {cp.name!r} of run {ctx.run_id}"):
+        done = store.complete_checkpoint(cp, output, error)
+    if not done:
         raise Interrupt("lease lost: another worker completed this step")
 
 
-def park(ctx: RunContext, topic: str | None, deadline: datetime | None, ready: Any = None) -> None:
+def park(
+    ctx: RunContext,
+    topic: str | None,
+    deadline: datetime | None,
+    ready: Callable[[], bool] | None = None,
+    share: str | None = None,
+) -> None:
     """Record what the run waits for and unwind it, unless ``ready()`` finds that it has
-    already arrived. Runs under the run's row lock, which ``wake`` also takes, so a wake-up
-    between the check and the park cannot be lost. Returns only if ``ready()`` was true."""
-    with transaction.atomic(using=db()):
-        relaxed_commit()
-        held = WorkflowRun.objects.using(db()).select_for_update().filter(id=ctx.run_id).held_by(ctx.owner).exists()
-        if not held:
-            raise Interrupt("lease lost or run cancelled")
-        if ready is not None and ready():
-            return
-        WorkflowRun.objects.using(db()).filter(id=ctx.run_id).update(
-            status=Status.WAITING, wait_topic=topic, wait_until=deadline, ready_at=deadline, lease_owner=""
-        )
-    ctx.parked_until = deadline
-    raise Park()
+    already arrived (then return). See ``store.park`` for ``share``."""
+    try:
+        with engine_operation(f"the wait of run {ctx.run_id}"):
+            parked = store.park(ctx.run_id, ctx.owner, topic, deadline, ready, share)
+    except store.NotHeld:
+        raise Interrupt("lease lost or run cancelled") from None
+    if parked:
+        ctx.parked_until = deadline
+        raise Park()
 
 
-def wake(run_id: str, topic: str) -> bool:
-    """Make a run parked on ``topic`` runnable. Call inside a transaction holding its row lock."""
-    return bool(
-        WorkflowRun.objects.using(db())
-        .filter(id=run_id, status=Status.WAITING, wait_topic=topic)
-        .update(status=Status.ENQUEUED, ready_at=timezone.now(), wait_topic=None, wait_until=None)
-    )
+def read(ctx: RunContext, name: str, compute: Callable[[], Any]) -> Any:
+    """A read of engine state inside a workflow, recorded once and replayed after that."""
+    seq, cp = next_op(ctx, StepKind.READ, name)
+    if cp is not None:
+        return outcome(cp)
+    with engine_operation(f"the read {name!r} of run {ctx.run_id}"):
+        value = compute()
+    record(ctx, seq, StepKind.READ, name, output=serialization.dumps(value, f"The value read by {name}"))
+    return value
 
 
-def lock_run(run_id: str) -> tuple[str, str | None] | None:
-    """Take the run's row lock; return its (status, wait_topic), or None if there is no such run."""
-    row = (
-        WorkflowRun.objects.using(db())
-        .select_for_update()
-        .filter(id=run_id)
-        .values_list("status", "wait_topic")
-        .first()
-    )
-    return row
-
-
-def relaxed_commit() -> None:
-    """Let this transaction commit without waiting for the disk flush (PostgreSQL).
-
-    Only for the engine's own bookkeeping that a database crash may lose without harm: a
-    claim, a park, a consumed message. Losing one puts the run back where it was before, and
-    replay repeats it. Anything the outside world can see (a start, a send, a step's result
-    reported onward) is a normal commit, and a normal commit also flushes every commit before it.
-    """
-    conn = connections[db()]
-    if conn.vendor == "postgresql":
-        with conn.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+def guarded(what: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` (an operation's writes, inside a workflow) under the engine's fault handling."""
+    with engine_operation(what):
+        return retry_rolled_back(db(), fn)

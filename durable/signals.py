@@ -2,7 +2,20 @@
 
 from django.dispatch import Signal
 
-# Sent (sender=WorkflowRun, run_id=...) once the transaction that cancelled an unfinished run has
-# committed; never for a cancel of a run that had already ended. Receivers run in the caller's
-# thread; an exception in one is logged (logger "django.dispatch") and does not undo the cancel.
+# Sent (sender=WorkflowRun, run_id=...) for each run a cancel stopped (the run, its unfinished
+# descendants; a failed run is marked cancelled too) once that cancel has committed; never for a
+# run that had succeeded or was cancelled already. Receivers of all three signals run in the
+# thread that made the change (a worker's, for run_finished); an exception in one is logged
+# (logger "django.dispatch") and undoes nothing.
 run_cancelled = Signal()
+
+# Sent (sender=WorkflowRun, run_id=..., status="SUCCESS" or "ERROR") once a run's end has committed.
+run_finished = Signal()
+
+# Sent (sender=WorkflowRun, run_id=...) once ``durable.resume`` of a cancelled, failed or parked run
+# has committed: the run is enqueued to continue from its last checkpoint.
+run_resumed = Signal()
+
+# Sent (sender=WorkflowRun, run_id=<the new run>, forked_from=<the original>, from_step=n) once a
+# fork has committed: the new run keeps the original's checkpoints before operation n.
+run_forked = Signal()

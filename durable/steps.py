@@ -48,9 +48,12 @@ def step(
                 return f(*args, **kwargs)
             from . import replay  # models load with the app registry, after this module
 
+            confirmed = replay.flush(ctx)  # the previous step's checkpoint also says the run is still ours
             seq, cp = replay.next_op(ctx, "step", step_name)
             if cp is not None:
                 return replay.outcome(cp)  # type: ignore[no-any-return]
+            if not confirmed:
+                replay.ensure_held(ctx)  # a cancel takes effect before the next step's body
             started = timezone.now()
             ctx.step_seq = seq
             try:

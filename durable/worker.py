@@ -9,39 +9,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from types import FrameType
 from typing import Any
 
-from django.db import close_old_connections, connections, transaction
-from django.db.models import Case, F, When
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from . import pgsql
+from . import faults, store
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
-from .execution import execute
-from .models import Status, WorkflowRun
+from .execution import Outcome, execute
 from .notify import Listener
 from .queues import is_known, limited_queues
+from .records import ClaimedRun, ClaimRequest
 from .registry import resolve
-from .replay import relaxed_commit
 
 logger = logging.getLogger("durable.worker")
-
-CLAIM_FIELDS = (
-    "id",
-    "name",
-    "target",
-    "inputs",
-    "queue",
-    "recovery_attempts",
-    "max_recovery_attempts",
-    "started_at",
-    "forked_from",
-    "parent_id",
-)
 
 
 class Worker:
@@ -57,7 +43,7 @@ class Worker:
     ) -> None:
         settings = get_settings()
         self.alias = settings.DATABASE
-        self.concurrency = concurrency or settings.WORKER_CONCURRENCY
+        self.concurrency = concurrency if concurrency is not None else settings.WORKER_CONCURRENCY
         self.queues = queues
         self.poll_interval = poll_interval if poll_interval is not None else settings.POLL_INTERVAL
         self.lease = timedelta(seconds=lease_seconds if lease_seconds is not None else settings.LEASE_SECONDS)
@@ -129,9 +115,9 @@ class Worker:
         try:
             if self._claim_free(pool):
                 return  # every free thread got a run: there may be more
-        except Exception:
-            logger.exception("claiming runs failed; retrying after the poll interval")
-            close_old_connections()
+        except Exception as exc:
+            _log_failure("claiming runs", exc)
+            faults.reset(self.alias)
         self.wake.wait(self._wait_seconds())
 
     def _on_notify(self, pool: "Pool") -> None:
@@ -141,9 +127,9 @@ class Worker:
             return
         try:
             self._claim_free(pool)
-        except Exception:
-            logger.exception("claiming runs after a notification failed; the loop retries")
-            close_old_connections()
+        except Exception as exc:
+            _log_failure("claiming runs after a notification", exc)
+            faults.reset(self.alias)
             self.wake.set()
 
     def _claim_free(self, pool: "Pool") -> bool:
@@ -168,24 +154,25 @@ class Worker:
             pool.submit(self._execute_chain, run, self._track(run))
         return len(runs)
 
-    def _track(self, run: WorkflowRun, replacing: str | None = None) -> RunContext:
-        ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={})
+    def _track(self, run: ClaimedRun, replacing: str | None = None) -> RunContext:
+        ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={}, forked_from=run.forked_from)
         with self.lock:
             if self.stopping.is_set():
                 ctx.interrupt = "draining"  # claimed as the worker began to stop: hand it back
-            self.inflight.pop(replacing, None)  # type: ignore[arg-type]
+            if replacing is not None:
+                self.inflight.pop(replacing, None)
             self.inflight[run.id] = (ctx, run.queue)
         return ctx
 
-    def _execute_chain(self, run: WorkflowRun, ctx: RunContext) -> None:
+    def _execute_chain(self, run: ClaimedRun, ctx: RunContext) -> None:
         """Execute ``run``, then, while there is work, the next run from this thread: leased in
         the same statement that records the run's end where it can be, else claimed then. Busy
         threads feed themselves in parallel instead of queueing behind the loop, which only
         fills idle threads."""
         while True:
             ctx.then = self._claim_with_end()
-            self._execute(run, ctx)
-            following = self._following(run.id, ctx.then)
+            outcome = self._execute(run, ctx)
+            following = self._following(outcome)
             if following is None:
                 with self.lock:
                     self.inflight.pop(run.id, None)
@@ -194,57 +181,86 @@ class Worker:
                 return
             run, ctx = following, self._track(following, replacing=run.id)
 
-    def _claim_with_end(self) -> "pgsql.Claim | None":
+    def _claim_with_end(self) -> ClaimRequest | None:
         """What to lease with the run's end: the next run for this thread, unless queue limits
         need the loop's claim (which counts and locks) or the database is not PostgreSQL."""
-        if self.stopping.is_set() or not pgsql.enabled(self.alias) or limited_queues():
+        if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
             return None
-        return pgsql.Claim(self.id, self.lease, 1, queues=self.queues)
+        return ClaimRequest(self.id, self.lease, 1, queues=self._queues())
 
-    def _following(self, finished: str, then: "pgsql.Claim | None") -> WorkflowRun | None:
-        """The run this thread executes next, if any. The thread still counts ``finished`` as
-        its own meanwhile, so the loop cannot hand its place to another run."""
-        if then is not None and then.runs is not None:
-            runs = self._learn_queues(then.runs)
+    def _queues(self) -> tuple[str, ...] | None:
+        return None if self.queues is None else tuple(self.queues)
+
+    def _following(self, outcome: Outcome) -> ClaimedRun | None:
+        """The run this thread executes next, if any. The thread still counts the run it
+        finished as its own meanwhile, so the loop cannot hand its place to another run."""
+        if outcome.leased:
+            runs = self._learn_queues(list(outcome.leased))
         elif self.stopping.is_set():
             return None
         else:
             _reuse_connection(self.alias)
             try:
                 runs = self.claim(1)
-            except Exception:
-                logger.exception("claiming runs failed; the loop retries after the poll interval")
-                close_old_connections()
+            except Exception as exc:
+                _log_failure("claiming runs", exc)
+                faults.reset(self.alias)
                 return None
         return runs[0] if runs else None
 
-    def _execute(self, run: WorkflowRun, ctx: RunContext) -> str:
+    def _execute(self, run: ClaimedRun, ctx: RunContext) -> Outcome:
+        """Execute ``run``; when the database fails under it, replay it from the database's
+        history as soon as the database answers again, keeping its lease meanwhile."""
+        attempt = 0
+        while True:
+            outcome = self._execute_once(run, ctx)
+            if outcome.kind != "fault":
+                return outcome
+            logger.warning("workflow run %s: the database failed under it (%s); replaying it", run.id, outcome.fault)
+            faults.reset(self.alias)
+            faults.backoff(attempt, cap=2.0, base=0.05)
+            attempt += 1
+            if self.stopping.is_set():
+                return outcome  # its lease runs out and another worker takes it
+            pending, ctx.then = ctx.pending, None
+            ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={}, forked_from=run.forked_from)
+            ctx.pending = pending
+            with self.lock:
+                if run.id in self.inflight:
+                    self.inflight[run.id] = (ctx, run.queue)
+            run = replace(run, history=None, started_at=run.started_at or timezone.now())
+
+    def _execute_once(self, run: ClaimedRun, ctx: RunContext) -> Outcome:
         _reuse_connection(self.alias)
         try:
             outcome = execute(run, ctx)
-            if outcome == "parked" and ctx.parked_until is not None:
+            if outcome.kind == "parked" and ctx.parked_until is not None:
                 self.note_deadline(ctx.parked_until)
             return outcome
         except Exception:
             logger.exception("workflow run %s crashed the executor; it will be recovered after its lease", run.id)
-            return "crashed"
+            return Outcome("crashed")
         finally:
             close_old_connections()
             _local.finished = time.monotonic()
 
     # --- claiming --------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[WorkflowRun]:
+    def claim(self, limit: int) -> list[ClaimedRun]:
         """Claim up to ``limit`` runnable runs for this worker, honouring queue limits."""
         limited = {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
-        runs = self._claim(limit, exclude=list(limited))
+        request = ClaimRequest(self.id, self.lease, limit, queues=self._queues(), exclude=tuple(limited))
+        runs = list(faults.retry_rolled_back(self.alias, lambda: store.claim(request)))
         for q in limited.values():
             if len(runs) >= limit:
                 break
             runs += self._claim_queue(q, limit - len(runs))
+        for r in runs:
+            if r.recovered:
+                logger.info("recovering workflow run %s from a dead worker", r.id)
         return self._learn_queues(runs)
 
-    def _learn_queues(self, runs: list[WorkflowRun]) -> list[WorkflowRun]:
+    def _learn_queues(self, runs: list[ClaimedRun]) -> list[ClaimedRun]:
         """A run in a queue this process has not seen may have limits defined beside its
         workflow: import that module, and if the queue turns out limited, hand the run back
         so the next claim honours the limit."""
@@ -256,85 +272,25 @@ class Worker:
                 resolve(run.name, run.target)
             except WorkflowImportError:
                 pass  # execute() records the error on the run
-        back = [r.id for r in unknown if any(q.name == r.queue for q in limited_queues())]
+        back = [r for r in unknown if any(q.name == r.queue for q in limited_queues())]
         if back:
-            WorkflowRun.objects.using(self.alias).filter(id__in=back, lease_owner=self.id).update(
-                status=Status.ENQUEUED, lease_owner="", ready_at=timezone.now()
-            )
+            store.release([r.id for r in back if r.started_at is None], self.id, unstarted=True)
+            store.release([r.id for r in back if r.started_at is not None], self.id)
             self.wake.set()
-        return [r for r in runs if r.id not in back]
+        return [r for r in runs if r not in back]
 
-    def _claim_queue(self, q: Any, limit: int) -> list[WorkflowRun]:
+    def _claim_queue(self, q: Any, limit: int) -> list[ClaimedRun]:
         if q.worker_concurrency is not None:
             with self.lock:
                 mine = sum(1 for _, name in self.inflight.values() if name == q.name)
             limit = min(limit, q.worker_concurrency - mine)
         if limit <= 0:
             return []
-        return self._claim(limit, only=q.name, global_cap=q.concurrency)
-
-    def _claim(
-        self, limit: int, exclude: list[str] | None = None, only: str | None = None, global_cap: int | None = None
-    ) -> list[WorkflowRun]:
-        now = timezone.now()
-        runs_qs = WorkflowRun.objects.using(self.alias)
-        if global_cap is None and pgsql.enabled(self.alias):
-            runs = pgsql.claim(self.alias, pgsql.Claim(self.id, self.lease, limit, only, self.queues, exclude))
-            self._log_recoveries(runs)
-            return runs
-
-        def pick(qs: Any, n: int) -> list[WorkflowRun]:
-            if only is not None:
-                qs = qs.filter(queue=only)
-            elif self.queues is not None:
-                qs = qs.filter(queue__in=self.queues)
-            if exclude:
-                qs = qs.exclude(queue__in=exclude)
-            return list(qs.select_for_update(skip_locked=True).only(*CLAIM_FIELDS, "status")[:n])
-
-        with transaction.atomic(using=self.alias):
-            if global_cap is not None:
-                self._lock_queue(only or "")
-                running = runs_qs.filter(queue=only, status=Status.RUNNING, ready_at__gt=now).count()
-                limit = min(limit, global_cap - running)
-                if limit <= 0:
-                    return []
-            # Runs coming back from a wait or a dead worker first, then new ones by priority.
-            runs = pick(runs_qs.due(now), limit)
-            if len(runs) < limit:
-                runs += pick(runs_qs.enqueued(now), limit - len(runs))
-            if not runs:
-                return []
-            relaxed_commit()
-            ids = [r.id for r in runs]
-            runs_qs.filter(id__in=ids).update(
-                status=Status.RUNNING,
-                lease_owner=self.id,
-                ready_at=now + self.lease,
-                wait_topic=None,
-                wait_until=None,
-                started_at=Case(When(started_at__isnull=True, then=now), default=F("started_at")),
-                recovery_attempts=Case(
-                    When(status=Status.RUNNING, then=F("recovery_attempts") + 1), default=F("recovery_attempts")
-                ),
-            )
-        for r in runs:
-            if r.status == Status.RUNNING:
-                r.recovery_attempts += 1
-        self._log_recoveries(runs)
-        return runs
-
-    def _log_recoveries(self, runs: list[WorkflowRun]) -> None:
-        for r in runs:
-            if r.status == Status.RUNNING:
-                logger.info("recovering workflow run %s from a dead worker", r.id)
-
-    def _lock_queue(self, name: str) -> None:
-        """Serialize claims on a queue with a global limit across workers (SQLite is serial anyway)."""
-        conn = connections[self.alias]
-        if conn.vendor == "postgresql":
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"durable.queue:{name}"])
+        request = ClaimRequest(self.id, self.lease, limit, only=q.name)
+        claimed = faults.retry_rolled_back(
+            self.alias, lambda: store.claim_limited(request, q.concurrency, hold_while_parked=not q.release_on_park)
+        )
+        return list(claimed)
 
     # --- leases -----------------------------------------------------------------------
 
@@ -343,9 +299,9 @@ class Worker:
         while not self.stopping.wait(period) or self.inflight:
             try:
                 self.renew()
-            except Exception:
-                logger.exception("renewing leases failed")
-                close_old_connections()
+            except Exception as exc:
+                _log_failure("renewing leases", exc)
+                faults.reset(self.alias)
             if self.stopping.is_set():
                 self.stopping.wait(min(period, 1.0))
         connections.close_all()
@@ -356,9 +312,7 @@ class Worker:
             ids = list(self.inflight)
         if not ids:
             return
-        runs = WorkflowRun.objects.using(self.alias).filter(id__in=ids).held_by(self.id)
-        runs.update(ready_at=timezone.now() + self.lease)
-        held = set(runs.values_list("id", flat=True))
+        held = store.renew(ids, self.id, timezone.now() + self.lease)
         with self.lock:
             for run_id, (ctx, _) in self.inflight.items():
                 if run_id in ids and run_id not in held:
@@ -370,6 +324,14 @@ class Worker:
 
 
 _local = threading.local()
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    """A database that is away is logged as a warning, once per failure; anything else with its traceback."""
+    if faults.is_transient(exc):
+        logger.warning("%s failed, the database is unavailable (%s: %s); retrying", what, type(exc).__name__, exc)
+    else:
+        logger.exception("%s failed; retrying after the poll interval", what)
 
 
 def _reuse_connection(alias: str, idle: float = 1.0) -> None:

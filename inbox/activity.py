@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import durable
-from durable.models import Checkpoint, StepKind, WorkflowRun
+from durable.models import Checkpoint, Event, Message, Status, StepKind, WorkflowRun
 
 from .models import Request
 from .rendering import pretty_json
@@ -38,6 +38,41 @@ def activity(req: Request) -> dict[str, Any]:
     steps = [Step(cp, _output(cp)) for cp in checkpoints if cp.error is not None or cp.kind not in BOOKKEEPING]
     events = [_progress(e) for e in durable.event_history(req.run_id)]
     return {"run": run, "steps": steps, "hidden_steps": len(checkpoints) - len(steps), "events": events}
+
+
+@dataclass(frozen=True)
+class AfterDecision:
+    """What the agent did once the decision reached it."""
+
+    run: WorkflowRun | None
+    received: bool  # the agent's recv took the decision
+    items: list[Step | Progress]  # in the order the agent did them
+    result: str  # the run's result (or its error) once it ended
+    next_request: Request | None = None  # the run's next question to the inbox, if it asked again
+
+    @property
+    def finished(self) -> bool:
+        return self.run is None or self.run.is_finished
+
+
+def after_decision(req: Request) -> AfterDecision:
+    """The run's steps and progress events after the recv that took ``req``'s decision (sent with
+    the request id as its idempotency key), and its result once it ends."""
+    run = WorkflowRun.objects.filter(id=req.run_id).first()
+    message = Message.objects.filter(destination_id=req.run_id, idempotency_key=str(req.id)).first()
+    if run is None or message is None or message.consumed_seq is None:
+        return AfterDecision(run, False, [], "")
+    later = run.checkpoints.filter(seq__gt=message.consumed_seq).exclude(kind__in=BOOKKEEPING, error__isnull=True)
+    events = Event.objects.filter(run_id=run.id, seq__gt=message.consumed_seq).order_by("id")
+    result = ""
+    if run.status == Status.SUCCESS:
+        result = shown(run.output)
+    elif run.status == Status.ERROR:
+        result = run.error_message or shown(run.error)
+    done = [(cp.seq, Step(cp, _output(cp))) for cp in later] + [(e.seq, _progress(e)) for e in events]
+    items = [item for _, item in sorted(done, key=lambda pair: pair[0])]
+    asked_again = Request.objects.filter(run_id=run.id, created_at__gt=req.created_at).order_by("created_at").first()
+    return AfterDecision(run, True, items, result, asked_again)
 
 
 def _output(cp: Checkpoint) -> str:

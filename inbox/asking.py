@@ -12,8 +12,8 @@ from django.utils import timezone
 import durable
 from durable.models import WorkflowRun
 
+from . import forks, wire
 from . import schema as schemas
-from . import stopped, wire
 from .decision import Decision, Outcome, RequestExpired
 from .models import INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
 
@@ -62,17 +62,17 @@ def ask(
     spec = _spec(title, body_markdown, action, arguments, decisions, schema, assignees, on_expiry)
     asked_at = durable.now()
     deadline = None if timeout is None else asked_at + _duration(timeout)
-    request_id = publish_request(spec, deadline)
-    stopped.reopen(request_id)  # a cancelled run that was resumed asks again
+    published = publish_request(spec, deadline)
+    request_id = forks.request_id_for(durable.workflow_id(), published)  # a fork's own copy
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": "waiting"})
-    decision = _wait(request_id, spec, deadline)
+    decision = _wait(request_id, spec, deadline, published)
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": str(decision.outcome)})
     if decision.expired and spec.on_expiry == OnExpiry.RAISE:
         raise RequestExpired(request_id, spec.title)
     return decision
 
 
-def _wait(request_id: str, spec: Spec, deadline: datetime | None) -> Decision:
+def _wait(request_id: str, spec: Spec, deadline: datetime | None, published: str) -> Decision:
     while True:
         left = None if deadline is None else max(0.0, (deadline - durable.now()).total_seconds())
         message = durable.recv(INBOX_TOPIC, timeout=left)
@@ -82,7 +82,8 @@ def _wait(request_id: str, spec: Spec, deadline: datetime | None) -> Decision:
                 return Decision(Outcome.EXPIRED, request_id, dict(spec.arguments), on_expiry=spec.on_expiry)
         fields = wire.parse(message)
         # A decision for an older request of this run (or anything malformed) is consumed and skipped.
-        if fields is not None and fields["request_id"] == request_id:
+        # A fork replays the decision its original received for the request it published.
+        if fields is not None and fields["request_id"] in (request_id, published):
             return _decision(fields, spec)
 
 

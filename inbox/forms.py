@@ -15,13 +15,22 @@ MAX_JSON = 100_000
 
 def parse_object(text: str) -> dict[str, Any]:
     """A JSON object from reviewer text (plain ``json``: never an object instantiated from it)."""
-    try:
-        value = json.loads(text, parse_constant=_no_constant)
-    except ValueError as exc:
-        raise forms.ValidationError(f"This is not valid JSON: {exc}. Check quotes, commas and brackets.") from None
+    value = _loads(text)
     if not isinstance(value, dict):
         raise forms.ValidationError("The arguments must be a JSON object: {...}.")
     return value
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise forms.ValidationError(f"This is not valid JSON: {exc}. Check quotes, commas and brackets.") from None
+    except RecursionError:  # the parser refuses nesting past the recursion limit (~1,000 levels)
+        raise forms.ValidationError(
+            f"This JSON nests too deeply to read; at most {schemas.MAX_DEPTH} levels are accepted. "
+            "Flatten the structure."
+        ) from None
 
 
 def _no_constant(name: str) -> Any:
@@ -29,7 +38,9 @@ def _no_constant(name: str) -> Any:
 
 
 def check_arguments(request: Request, arguments: dict[str, Any]) -> list[str]:
-    return schemas.errors(arguments, request.schema)
+    """What is wrong with the arguments: first what the engine cannot store (the schema's messages
+    quote values, so they come only after), then what the agent's schema refuses."""
+    return schemas.storage_problems(arguments) or schemas.errors(arguments, request.schema)
 
 
 class DecisionForm(forms.Form):
@@ -76,9 +87,10 @@ class DecisionForm(forms.Form):
         except forms.ValidationError as exc:
             self.add_error("arguments_json", exc)
             return
-        for problem in check_arguments(self.request_obj, arguments):
+        problems = check_arguments(self.request_obj, arguments)
+        for problem in problems:
             self.add_error("arguments_json", problem)
-        if _same_json(arguments, self.request_obj.arguments):
+        if not problems and _same_json(arguments, self.request_obj.arguments):
             self.add_error("arguments_json", "Nothing changed: approve it instead, or change a value.")
         self.arguments = arguments
 
@@ -195,10 +207,7 @@ class JsonValueField(forms.CharField):
 
     def to_python(self, value: Any) -> Any:
         text = str(super().to_python(value)).strip() or "null"
-        try:
-            parsed = json.loads(text, parse_constant=_no_constant)
-        except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from None
+        parsed = _loads(text)
         if self.kind in (dict, list) and not isinstance(parsed, self.kind):
             raise forms.ValidationError(f"Keep this a JSON {'object' if self.kind is dict else 'list'}.")
         return parsed

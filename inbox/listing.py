@@ -19,6 +19,8 @@ from django.utils.http import urlencode
 from .models import Request, RequestQuerySet
 
 TABS = ("waiting", "decided", "expired", "cancelled")
+# "deadline" is each tab's own order: the soonest deadline first while waiting, else the latest closed.
+SORTS = {"deadline": None, "newest": "-created_at", "oldest": "created_at"}
 PAGE_SIZE = 25
 COUNT_CAP = 1000
 MAX_PAGE = 10**9
@@ -26,6 +28,7 @@ MAX_PAGE = 10**9
 LIST_FIELDS = (
     "id",
     "agent",
+    "created_at",
     "title",
     "action",
     "deadline",
@@ -42,6 +45,7 @@ class Filters:
     tab: str = "waiting"
     agent: str = ""
     mine: bool = False
+    sort: str = "deadline"
     page: str = "1"
 
     @classmethod
@@ -52,13 +56,16 @@ class Filters:
             # No agent name holds a NUL, and PostgreSQL refuses one in a query: drop them.
             agent=query.get("agent", "").replace("\x00", "")[:255],
             mine=query.get("mine") in ("1", "on", "true"),
+            sort=sort if (sort := query.get("sort", "deadline")) in SORTS else "deadline",
             page=query.get("page", "1"),
         )
 
     @property
     def base_query(self) -> str:
-        """The agent and assignee filters as a query string (tabs and pages add theirs)."""
-        return urlencode({k: v for k, v in {"agent": self.agent, "mine": "1" if self.mine else ""}.items() if v})
+        """The agent, assignee and sort choices as a query string (tabs and pages add theirs)."""
+        sort = "" if self.sort == "deadline" else self.sort
+        chosen = {"agent": self.agent, "mine": "1" if self.mine else "", "sort": sort}
+        return urlencode({k: v for k, v in chosen.items() if v})
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ def filtered(filters: Filters, user: Any) -> RequestQuerySet:
         requests = requests.filter(agent=filters.agent)
     if filters.mine:
         requests = requests.assigned_to(user)
-    return requests
+    order = SORTS[filters.sort]
+    return requests.order_by(order, "id") if order else requests
 
 
 def tabs(filters: Filters, user: Any) -> list[Tab]:

@@ -5,9 +5,11 @@ DATABASE_URL selects the database: a SQLite file in the project by default,
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,12 +18,10 @@ def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY=<a long random string> when DEBUG is off.")
-    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
+DEBUG = env_bool("DEBUG", False)  # on only when asked for: `make run` sets DEBUG=1
+# No built-in key outside DEBUG. Without one the web server refuses to start (inbox/serving.py);
+# commands that sign nothing (migrate, durable_worker, checks) still run.
+SECRET_KEY = os.environ.get("SECRET_KEY") or ("django-insecure-dev-only-key" if DEBUG else "")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -35,20 +35,25 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "durable",
     "inbox",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "inbox.caching.NoStoreMiddleware",  # after WhiteNoise: static files keep their long cache
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "inbox.badinput.BadInputMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "inbox.urls"
@@ -105,6 +110,11 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -118,3 +128,46 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"durable": {"handlers": ["console"], "level": os.environ.get("DURABLE_LOG_LEVEL", "INFO")}},
 }
+
+
+# --- Production hardening -------------------------------------------------------------------------
+
+# HTTPS=1: served over HTTPS behind a proxy that terminates TLS and sets X-Forwarded-Proto
+# (and strips any the client sent). Cookies only travel encrypted; plain HTTP is redirected; HSTS
+# tells browsers to use HTTPS for this domain and its subdomains for a year (preload-eligible).
+if env_bool("HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
+
+# Scripts and styles come only from our own static files (htmx is served from django-htmx's):
+# no inline script, no inline event handler, no eval, nothing framed or loaded from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # the favicon is a data: URL
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Sign-in throttling (django-axes): 5 wrong passwords for one username from one address lock that
+# pair out for 15 minutes. Keyed on the pair, so a reviewer behind a shared address is not locked
+# out by someone else's typos, and nobody can lock an account from another address. A successful
+# sign-in clears the count. Unlock early: `manage.py axes_reset_username <name>`.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False  # the attempts are not audit history; the reset commands above manage them
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are still counted; successful sign-ins are not logged
+AXES_COOLOFF_MESSAGE = (
+    "Too many wrong passwords for this username from your address: sign-in is locked for 15 minutes. "
+    "Try again later, or ask an admin to unlock it (manage.py axes_reset_username <name>)."
+)

@@ -1,9 +1,10 @@
 """Requests whose agent stopped waiting without a decision: its run was cancelled, or it ended.
 
-Such a request is closed with that outcome, never as a reviewer's answer: at once when the run is
-cancelled (``durable.run_cancelled``), or when someone opens or decides it and its run has
-stopped (a run that failed or finished while it waited, or a cancel whose receiver did not run).
-A resumed run replays ``ask`` and reopens its request, so the inbox lists it again.
+Such a request is closed with that outcome, never as a reviewer's answer, when the engine says
+so: the run was cancelled (``durable.run_cancelled``) or ended (``durable.run_finished``). A
+decision on a request whose run stopped is refused, and closes it if a receiver did not run (a
+process killed between the commit and the signal). A resumed run (``durable.run_resumed``) has
+its stopped requests opened again: it replays ``ask`` and waits for them once more.
 """
 
 from datetime import datetime
@@ -23,6 +24,18 @@ def close_requests_of_cancelled_run(sender: Any, run_id: str, **kwargs: Any) -> 
     )
 
 
+def close_requests_of_ended_run(sender: Any, run_id: str, status: str, **kwargs: Any) -> None:
+    """Receiver of ``durable.run_finished``: close the run's open requests as ended, in one UPDATE."""
+    Request.objects.filter(run_id=run_id, status=RequestStatus.OPEN).update(
+        status=RequestStatus.ENDED, closed_at=timezone.now()
+    )
+
+
+def reopen_requests_of_resumed_run(sender: Any, run_id: str, **kwargs: Any) -> None:
+    """Receiver of ``durable.run_resumed``: open the requests its stop closed again."""
+    Request.objects.filter(run_id=run_id, status__in=STOPPED).update(status=RequestStatus.OPEN, closed_at=None)
+
+
 def close_if_run_stopped(request: Request) -> bool:
     """Close ``request`` if it is open and its run has stopped; True if it is closed now."""
     run = WorkflowRun.objects.filter(id=request.run_id).values_list("status", "finished_at").first()
@@ -35,11 +48,3 @@ def close_if_run_stopped(request: Request) -> bool:
     else:
         request.refresh_from_db(fields=["status", "closed_at"])  # closed meanwhile, by the receiver or a reviewer
     return True
-
-
-def reopen(request_id: str) -> None:
-    """Open again a request closed because its run stopped: the run was resumed and asks again.
-    Called on every replay of ``ask``, so it reads first and writes only when there is a change."""
-    closed = Request.objects.filter(id=request_id, status__in=STOPPED)
-    if closed.exists():
-        closed.update(status=RequestStatus.OPEN, closed_at=None)

@@ -2,6 +2,7 @@
 
 import functools
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -20,6 +21,19 @@ def countdown(deadline: datetime | None) -> str:
     left = int((deadline - timezone.now()).total_seconds())
     text = _span(abs(left))
     return f"in {text}" if left > 0 else f"overdue by {text}"
+
+
+SOON = timedelta(hours=1)
+
+
+@register.filter
+def urgency(req: Any) -> str:
+    """ "overdue" past an open request's deadline, "soon" within the hour before it, else "".
+    (inbox.js moves a request from one to the next as the clock runs.)"""
+    if not req.is_open or req.deadline is None:
+        return ""
+    left = req.deadline - timezone.now()
+    return "overdue" if left <= timedelta(0) else "soon" if left <= SOON else ""
 
 
 def _span(seconds: int) -> str:

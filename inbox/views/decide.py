@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from .. import deciding, rendering
-from ..forms import DecisionForm, FieldArgumentsForm, JsonArgumentsForm
+from ..argument_form import SchemaArgumentsForm
+from ..forms import DecisionForm, JsonArgumentsForm
 from ..models import Choice, Request
 from ..reviewers import may_decide
 from .access import HtmxHttpRequest, reviewer_required
@@ -63,8 +64,8 @@ def edit_preview(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
     if not req.allows(Choice.EDIT):
         return _panel(request, req, 400, edit_error="This agent does not accept edits.")
     json_mode = request.POST.get("mode") == "json"
-    form: JsonArgumentsForm | FieldArgumentsForm
-    form = JsonArgumentsForm(req, request.POST) if json_mode else FieldArgumentsForm(req, request.POST)
+    form: JsonArgumentsForm | SchemaArgumentsForm
+    form = JsonArgumentsForm(req, request.POST) if json_mode else SchemaArgumentsForm(req, request.POST)
     if not form.is_valid():
         bound = {"json_form": form, "json_open": True} if json_mode else {"field_form": form}
         return _panel(request, req, 400, act="edit", **bound)
@@ -88,6 +89,7 @@ def _closed(request: HtmxHttpRequest, req: Request) -> HttpResponse:
     """Tell the second decider who decided first and when: 409 for htmx, a message otherwise."""
     notice = deciding.closed_message(req)
     if request.htmx:
-        return _panel(request, req, 409, closed_notice=notice)
+        req = Request.objects.get(id=req.id)  # as it is now, with the decision that closed it
+        return _panel(request, req, 409, closed_notice=notice, oob=True)
     messages.warning(request, notice)
     return redirect("inbox:detail", request_id=req.id)

@@ -7,8 +7,9 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
-from .. import activity, rendering, stopped
-from ..forms import FieldArgumentsForm, JsonArgumentsForm
+from .. import activity, arguments, rendering
+from ..argument_form import SchemaArgumentsForm
+from ..forms import JsonArgumentsForm
 from ..models import Request
 from ..reviewers import may_decide
 from .access import HtmxHttpRequest, reviewer_required
@@ -21,8 +22,8 @@ ACTIONS = ("approve", "reject", "edit", "respond")
 @reviewer_required
 def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
     req = get_object_or_404(Request, id=request_id)
-    if req.is_open:
-        stopped.close_if_run_stopped(req)
+    if request.GET.get("part") == "after" and not req.is_open:  # polled until the run ends
+        return render(request, "inbox/_after.html", {"req": req, "after": activity.after_decision(req)})
     tab = request.GET.get("tab", "request")
     context = detail_context(request, req, tab=tab if tab in DETAIL_TABS else "request")
     return render(request, "inbox/detail.html", context)
@@ -46,15 +47,18 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
         "tab": "request",
         "act": act if act in ACTIONS else "",
         "body_html": rendering.markdown(req.body_markdown),
+        "arguments": arguments.labelled(req.arguments, req.schema),
         "arguments_pretty": rendering.pretty_json(req.arguments),
         "schema_pretty": rendering.pretty_json(req.schema) if req.schema else "",
         "digest": req.shown_digest(),
         "may_decide": may_decide(request.user, req),
-        "field_form": FieldArgumentsForm(req),
+        "field_form": SchemaArgumentsForm(req),
         "json_form": JsonArgumentsForm(req),
         "decision": getattr(req, "decision", None) if not req.is_open else None,
     }
     context.update(extra)
+    if context["decision"] is not None and context["tab"] == "request":
+        context["after"] = activity.after_decision(req)
     if context["tab"] == "activity":
         context.update(activity.activity(req))
     if context["tab"] == "history":

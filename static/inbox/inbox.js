@@ -17,9 +17,25 @@
     document.querySelectorAll("time.countdown[data-deadline]").forEach(function (el) {
       const left = Math.round((Date.parse(el.dataset.deadline) - now) / 1000);
       el.textContent = left > 0 ? "in " + span(left) : "overdue by " + span(-left);
-      el.classList.toggle("overdue", left <= 0);
-      const row = el.closest(".request-row");
-      if (row) row.classList.toggle("overdue", left <= 0);
+      // Within the hour it stands out ("soon"), then turns "overdue" (the server's inbox_tags.urgency).
+      const soon = left > 0 && left <= 3600;
+      [el, el.closest(".request-row")].forEach(function (shown) {
+        if (!shown) return;
+        shown.classList.toggle("overdue", left <= 0);
+        shown.classList.toggle("soon", soon);
+      });
+    });
+  }
+
+  // Moments the server writes in UTC, shown to the second in the reviewer's own timezone.
+  const localFormat = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
+  });
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local][datetime]").forEach(function (el) {
+      const moment = new Date(el.getAttribute("datetime"));
+      if (!isNaN(moment)) el.textContent = localFormat.format(moment);
     });
   }
 
@@ -48,7 +64,7 @@
   const detailKeys = {
     a: "#approve-button",
     r: "#reject-reason",
-    e: "#edit-form input:not([type=hidden]), #edit-form textarea, #edit-json",
+    e: "#edit-form input:not([type=hidden]), #edit-form select, #edit-form textarea, #edit-json",
     t: "#respond-text",
   };
 
@@ -78,7 +94,13 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (leaving) event.preventDefault();
   });
-  document.addEventListener("htmx:beforeOnLoad", function (event) {
+  // Listened for on <body>, below `document`: with DEBUG on, django-htmx's error script (added by
+  // {% htmx_script %}) listens on `document` and replaces the whole page with any 400 response.
+  // A 400 (a form error) or a 409 (decided elsewhere) is an answer this page swaps in (see the
+  // htmx-config in base.html), so it stops here; 403, 404 and 500 still reach the debug page.
+  document.body.addEventListener("htmx:beforeOnLoad", function (event) {
+    const status = event.detail.xhr.status;
+    if (status === 400 || status === 409) event.stopPropagation();
     if (leaving) event.preventDefault();
     else if (event.detail.xhr.getResponseHeader("HX-Redirect")) leaving = true;
   });
@@ -89,6 +111,7 @@
     const link = document.activeElement && document.activeElement.closest(".request-link");
     focusedId = link ? link.dataset.requestId : null;
   });
+  document.addEventListener("htmx:afterSettle", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function () {
     if (focusedId) {
       const link = document.querySelector('.request-link[data-request-id="' + focusedId + '"]');
@@ -102,6 +125,7 @@
     const detail = document.querySelector(".detail[data-act]");
     const key = detail && acts[detail.dataset.act];
     if (key) focusOn(detailKeys[key]);
+    localTimes(document);
     tick();
     setInterval(tick, 1000);
   });

@@ -16,6 +16,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 PASSWORD = "correct horse battery staple"
 
+# The page's width, and what sticks out past the right edge (a failure message names it).
+PAGE_WIDTH = "() => document.documentElement.scrollWidth"
+WIDEST = """() => [...document.querySelectorAll("*")]
+  .filter(e => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 12)
+  .map(e => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
+
 # Playwright's sync API runs an event loop on this thread; the test's own ORM calls are
 # still synchronous code, so Django's async-safety guard must stand down here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -25,6 +31,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["debug-off", "debug-on"])
+def debug(request, settings):
+    """Every browser test runs with DEBUG off (production) and on (``make run``): with DEBUG on,
+    django-htmx adds its error script, which once replaced the whole page on any 400."""
+    settings.DEBUG = request.param
+    return request.param
 
 
 @pytest.fixture(scope="session")
@@ -97,11 +111,16 @@ def signed_in(page, url, reviewer):
     return page
 
 
-@pytest.fixture
-def reviewer_page(page, url, reviewer):
-    """The page with the reviewer's session cookie (the form itself is tested once, in ``signed_in``)."""
+def login_as(page, url, user):
+    """Give the page ``user``'s session cookie (the sign-in form itself is tested once, in ``signed_in``)."""
     client = Client()
-    client.force_login(reviewer)
+    client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url("/")}])
     return page
+
+
+@pytest.fixture
+def reviewer_page(page, url, reviewer):
+    """The page, signed in as the reviewer."""
+    return login_as(page, url, reviewer)

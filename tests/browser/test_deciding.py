@@ -4,15 +4,17 @@ import re
 import time
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 import durable
 from durable.models import Status
 from inbox.agents.deploy import deploy_agent
 from inbox.agents.refund import refund_agent
+from inbox.deciding import decide
 from inbox.models import DecisionRecord
 from tests.inbox import workflows as w
-from tests.inbox.conftest import start_and_wait
+from tests.inbox.conftest import make_request, start_and_wait  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,6 +72,10 @@ def test_approve_leaves_the_live_list_and_the_run_finishes(signed_in, worker, ur
     inbox.locator("#tab-decided").click()
     open_request(inbox, title)
     expect(inbox.locator("#decided-by")).to_have_text("alice")
+    # What the agent did once approved, and how its run ended, on the request itself.
+    expect(inbox.locator("#after-list")).to_contain_text("deploy__function_toolset__<agent>.call_tool:deploy")
+    expect(inbox.locator("#after-result")).to_have_attribute("data-status", "SUCCESS")
+    expect(inbox.locator("#after-result-value")).to_contain_text('"status": "deployed"')
     inbox.locator("#tab-activity").click()
     expect(inbox.locator("#run-status")).to_have_attribute("data-status", "SUCCESS")
     expect(inbox.locator("#run-status")).to_have_text("Succeeded")
@@ -82,9 +88,14 @@ def test_reject_needs_a_reason_and_the_agent_gets_it(reviewer_page, worker, url)
     page.goto(url("/"))
     open_request(page, req.title)
 
+    page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#reject-form .errorlist")).to_have_text(re.compile("Say why you reject it"))
     assert not DecisionRecord.objects.exists() and handle.status() == Status.WAITING
+    # The 400 landed in the panel (with DEBUG on too): the page around it is the same, styled document.
+    expect(page.locator("#request-title")).to_have_text(req.title)
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator(".topbar").evaluate("el => getComputedStyle(el).display") == "flex"
 
     reason = "The colour matches the photo; offer an exchange instead."
     page.get_by_label("Reason for rejecting (required)").fill(reason)
@@ -110,10 +121,16 @@ def test_edited_arguments_keep_their_types_show_a_diff_and_drive_the_agent(revie
 
     amount = page.get_by_label("amount")
     expect(amount).to_have_value(str(proposed))
-    # The schema caps the refund at the order total: the form says so instead of sending it.
+    expect(amount).to_have_attribute("type", "number")
+    total = req.schema["properties"]["amount"]["maximum"]
+    expect(page.locator(".field[data-key=amount] .limits")).to_have_text(f"more than 0, at most {total}")
+    expect(page.get_by_label("currency")).to_have_value("EUR")  # a select of the schema's enum
+    # The schema caps the refund at the order total: the form says so, in words, beside the amount.
+    page.evaluate("window.__sameDocument = true")
     amount.fill("100000")
     page.get_by_role("button", name="Review changes").first.click()
-    expect(page.locator("#decide-panel .errorlist")).to_contain_text("greater than the maximum")
+    expect(page.locator(".field[data-key=amount] .errorlist")).to_have_text(f"amount must be at most {total}.")
+    assert page.evaluate("window.__sameDocument") is True  # a 400, swapped into the panel (DEBUG on or off)
 
     page.get_by_label("amount").fill("12.5")
     page.get_by_label("note").fill("Partial refund, agreed by phone")
@@ -189,3 +206,20 @@ def test_a_status_poll_during_the_decision_does_not_keep_the_reviewer_on_the_pag
     route.fulfill(response=response)
     expect(page).to_have_url(url("/"))  # ...and must not reload the page: the reviewer is back in the inbox
     expect(page.locator("#messages")).to_contain_text("You approved")
+
+
+def test_the_second_reviewer_is_told_who_decided_and_the_page_stops_waiting(reviewer_page, url, make_request):  # noqa: F811
+    page = reviewer_page
+    req = make_request()
+    page.goto(url(f"/requests/{req.id}/"))
+    expect(page.locator("#request-status")).to_have_text("Waiting")
+    expect(page.locator("#request-deadline time.countdown")).to_have_count(1)
+    page.evaluate("window.__sameDocument = true")
+    decide(req.id, User.objects.create_user("bob"), "approve")  # someone else, before this reviewer clicks
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#closed-notice")).to_contain_text("bob already approved this request")
+    # At once, not at the next poll: the pill says Decided and the countdown is gone.
+    expect(page.locator("#request-status")).to_have_text("Decided")
+    expect(page.locator("#request-deadline time.countdown")).to_have_count(0)
+    expect(page.locator("#decided-by")).to_have_text("bob")
+    assert page.evaluate("window.__sameDocument") is True

@@ -40,6 +40,12 @@ def test_change_page_shows_inputs_steps_events_and_messages(worker, admin_client
     assert "<script>alert(1)" not in page
 
 
+def test_an_unknown_run_is_a_404_on_its_page_and_its_fork_page(admin_client):
+    for url in ("/admin/durable/workflowrun/no-such-run/change/", "/admin/durable/workflowrun/no-such-run/fork/"):
+        response = admin_client.get(url)
+        assert response.status_code == 404, url
+
+
 def test_failed_run_shows_error_and_traceback(worker, admin_client):
     handle = durable.start(w.waiter, "go", timeout=0)
     handle.result(timeout=10)
@@ -88,3 +94,22 @@ def test_staff_without_permission_cannot_see_or_manage_runs(worker, client):
     client.force_login(user)
     assert client.get(f"/admin/durable/workflowrun/{handle.id}/change/").status_code == 200
     assert client.post(f"/admin/durable/workflowrun/{handle.id}/fork/", {"from_step": 0}).status_code == 403
+
+
+def test_run_history_cannot_be_deleted_even_by_a_superuser(worker, admin_client):
+    handle = durable.start(w.waiter, "go", timeout=30)
+    wait_status(handle, Status.WAITING)
+    durable.send(handle.id, "done", topic="go")
+    handle.result(timeout=10)
+    run = WorkflowRun.objects.get(id=handle.id)
+    history = (run.checkpoints.count(), run.messages.count(), run.events.count())
+    changelist = admin_client.get("/admin/durable/workflowrun/").content.decode()
+    assert 'value="cancel_runs"' in changelist and 'value="delete_selected"' not in changelist
+    admin_client.post("/admin/durable/workflowrun/", {"action": "delete_selected", "_selected_action": [run.id]})
+    assert admin_client.get(f"/admin/durable/workflowrun/{run.id}/delete/").status_code == 403
+    assert admin_client.post(f"/admin/durable/workflowrun/{run.id}/delete/", {"post": "yes"}).status_code == 403
+    page = admin_client.get(f"/admin/durable/workflowrun/{run.id}/change/").content.decode()
+    assert "deletelink" not in page and "-DELETE" not in page  # no delete link, no inline delete boxes
+    run = WorkflowRun.objects.get(id=handle.id)
+    assert (run.checkpoints.count(), run.messages.count(), run.events.count()) == history
+    assert history[0] > 0 and history[1] > 0 and history[2] > 0

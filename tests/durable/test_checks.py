@@ -52,3 +52,14 @@ def test_settings_are_read_at_call_time():
 def test_the_checks_are_registered_with_django():
     with override_settings(DURABLE_WORKER_CONCURRENCY=-1):
         assert "durable.E001" in ids(checks.run_checks())
+
+
+def test_cockroachdb_with_notify_on_is_a_warning(monkeypatch):
+    from django.db import connection
+
+    # django-cockroachdb's connections say vendor "cockroachdb"; no server of it runs here.
+    monkeypatch.setattr(connection, "vendor", "cockroachdb")
+    [warning] = check_settings()
+    assert warning.id == "durable.W003" and "DURABLE_USE_NOTIFY = False" in warning.hint
+    with override_settings(DURABLE_USE_NOTIFY=False):
+        assert check_settings() == []

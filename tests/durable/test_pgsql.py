@@ -13,6 +13,7 @@ from durable import groupcommit, pgsql
 from durable.context import RunContext
 from durable.execution import execute
 from durable.models import Checkpoint, Message, WorkflowRun
+from durable.records import ClaimRequest
 from durable.worker import Worker
 from tests import workflows as w
 from tests.durable.conftest import running_worker, wait_for
@@ -25,7 +26,7 @@ def _execute_here(handle) -> str:
     worker = Worker(concurrency=1)
     [run] = worker.claim(1)
     assert run.id == handle.id
-    return execute(run, RunContext(run_id=run.id, owner=worker.id, checkpoints={}))
+    return execute(run, RunContext(run_id=run.id, owner=worker.id, checkpoints={})).kind
 
 
 def _prepared() -> list[str]:
@@ -154,15 +155,18 @@ def test_in_a_shared_commit_only_the_run_taken_over_is_stopped():
     assert Checkpoint.objects.filter(run_id=fine, seq=0).exists()
 
 
-def test_a_three_step_run_costs_three_statements_and_its_end_leases_the_next_run(django_assert_num_queries):
+def test_a_three_step_run_costs_four_statements_and_its_end_leases_the_next_run(django_assert_num_queries):
     first, second = durable.start(w.three_steps), durable.start(w.three_steps)
     worker = Worker(concurrency=1)
     [run] = worker.claim(1)
     ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={})
-    ctx.then = pgsql.Claim(worker.id, timedelta(seconds=30), 1)
-    with django_assert_num_queries(3):  # two steps; the third with the run's end and the next claim
-        assert execute(run, ctx) == "succeeded"
-    assert [r.id for r in ctx.then.runs] == [second.id]
+    ctx.then = ClaimRequest(worker.id, timedelta(seconds=30), 1)
+    # The cancel check before the first step's body, the first two steps' checkpoints (each also
+    # checks for a cancel), and the third with the run's end and the next claim.
+    with django_assert_num_queries(4):
+        outcome = execute(run, ctx)
+    assert outcome.kind == "succeeded"
+    assert [r.id for r in outcome.leased] == [second.id]
     assert first.result(timeout=1) == ["a", "b", "c"]
     assert list(Checkpoint.objects.filter(run_id=first.id).values_list("seq", flat=True)) == [0, 1, 2]
     leased = WorkflowRun.objects.get(id=second.id)
@@ -173,7 +177,7 @@ def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_
     handle = durable.start(w.collect, "t", 1)
     worker = Worker(concurrency=1)
     [run] = worker.claim(1)
-    assert execute(run, RunContext(run_id=run.id, owner=worker.id, checkpoints={})) == "parked"
+    assert execute(run, RunContext(run_id=run.id, owner=worker.id, checkpoints={})).kind == "parked"
     durable.send(handle.id, "the answer", topic="t")
     with django_assert_num_queries(1):
         [woken] = worker.claim(1)
@@ -182,5 +186,5 @@ def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_
     assert Message.objects.get(destination_id=handle.id).consumed_at is not None
     # The replay finds the recv done: it returns the message without a query of its own.
     with django_assert_num_queries(1):  # the run's end
-        assert execute(woken, RunContext(run_id=woken.id, owner=worker.id, checkpoints={})) == "succeeded"
+        assert execute(woken, RunContext(run_id=woken.id, owner=worker.id, checkpoints={})).kind == "succeeded"
     assert handle.result(timeout=1) == ["the answer"]

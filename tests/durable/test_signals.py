@@ -54,15 +54,17 @@ def test_it_is_sent_after_the_commit_and_not_when_the_cancel_rolls_back(sent):
     assert sent == [(WorkflowRun, handle.id)]
 
 
-def test_it_is_not_sent_for_a_run_that_already_ended(worker, sent):
+def test_it_is_not_sent_for_a_run_that_succeeded_and_a_failed_run_becomes_cancelled(worker, sent):
     succeeded = durable.start(w.adder, 1, 1)
     failed = durable.start(w.fails, "boom")
     succeeded.result(timeout=10)
     wait_status(failed, "ERROR")
     durable.cancel(succeeded.id)
     durable.cancel(failed.id)
-    assert sent == []
-    assert (succeeded.status(), failed.status()) == ("SUCCESS", "ERROR")
+    durable.cancel(failed.id)  # a second cancel changes nothing and says nothing
+    assert sent == [(WorkflowRun, failed.id)]
+    assert (succeeded.status(), failed.status()) == ("SUCCESS", "CANCELLED")
+    assert "boom" in run_of(failed).error_message  # the error it failed with is kept
 
 
 def test_a_failing_receiver_is_logged_and_does_not_undo_the_cancel(sent, caplog):

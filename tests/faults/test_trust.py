@@ -166,7 +166,8 @@ def test_unknown_or_malformed_ids_are_404(client, world, bad_id):
         url = f"/requests/{bad_id}/" + ("" if name == "detail" else f"{name}/")
         assert call(client, INBOX_METHODS[name], url, {"choice": "approve"}).status_code == 404, url
     assert client.get(f"/admin/durable/workflowrun/{bad_id}/fork/").status_code == 404
-    for model in ("durable/workflowrun", "inbox/request", "inbox/decisionrecord"):
+    assert client.get(f"/admin/durable/workflowrun/{bad_id}/change/").status_code == 404  # a run's story
+    for model in ("inbox/request", "inbox/decisionrecord"):
         # Django's admin answers an unknown object with its index and a notice, never an error page.
         response = client.get(f"/admin/{model}/{bad_id}/change/", follow=True)
         assert response.status_code == 200 and "doesn\u2019t exist" in response.content.decode(), model

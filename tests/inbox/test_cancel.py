@@ -1,8 +1,9 @@
-"""A cancelled agent's request: closed as "run cancelled" (never as a reviewer's decision), at once,
-lazily for requests orphaned earlier, and open again when the run is resumed."""
+"""A cancelled or ended agent's request: closed as "run cancelled" or "run ended" (never as a
+reviewer's decision) through the engine's signals, and open again when the run is resumed."""
 
 import html
 import importlib
+import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -15,6 +16,8 @@ from django.utils import timezone
 import durable
 from durable.models import Message, Status, WorkflowRun
 from inbox.models import DecisionRecord, Request, RequestStatus
+from tests import workflows as tests_workflows
+from tests.durable.conftest import running_worker, wait_for
 from tests.inbox import workflows as w
 from tests.inbox.conftest import start_and_wait, waiting_request
 
@@ -146,19 +149,23 @@ def test_a_failing_receiver_does_not_undo_the_cancel_nor_the_inbox_close(worker,
     assert "a receiver that fails" in caplog.text
 
 
-# Requests orphaned before runs closed them (or whose run failed while it waited) are closed
-# when someone opens or decides them, as of the moment the run finished.
+# A request whose run ends without a decision is closed by the engine's run_finished signal; one
+# whose receiver never ran (a process killed between commit and signal) is closed when decided.
 
 
-@pytest.mark.django_db
-def test_opening_an_orphaned_request_closes_it_as_cancelled(reviewer_client, make_request):
-    req = make_request(run_status=Status.CANCELLED)
-    finished = timezone.now() - timedelta(hours=3)
-    WorkflowRun.objects.filter(id=req.run_id).update(finished_at=finished)
-    page = text(reviewer_client.get(reverse("inbox:detail", args=[req.id])))
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_run_ends_is_closed_as_run_ended_and_opening_it_writes_nothing(reviewer_client):
+    handle = durable.start(tests_workflows.adder, 1, 2)
+    req = Request.objects.create(id=uuid.uuid4(), run_id=handle.id, agent="adder", title="Add?", choices=["approve"])
+    page = text(reviewer_client.get(reverse("inbox:detail", args=[req.id])))  # a GET changes nothing
     req.refresh_from_db()
-    assert req.status == RequestStatus.CANCELLED and req.closed_at == finished
-    assert 'id="stopped-summary"' in page and "Run cancelled" in page and 'id="approve-form"' not in page
+    assert req.status == RequestStatus.OPEN and 'id="approve-form"' in page
+    with running_worker():
+        assert handle.result(timeout=10) == 3
+        wait_for(lambda: Request.objects.get(id=req.id).status == RequestStatus.ENDED, what="the request to close")
+    req.refresh_from_db()
+    assert req.closed_at is not None
+    assert "Run ended" in text(reviewer_client.get(reverse("inbox:detail", args=[req.id])))
 
 
 @pytest.mark.django_db

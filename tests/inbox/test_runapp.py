@@ -13,6 +13,7 @@ import urllib.request
 
 import psutil
 import pytest
+from django.contrib.auth.models import User
 
 from inbox.models import Request
 from tests import conftest as root
@@ -63,6 +64,7 @@ def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path, sto
         wait_for(lambda: status_of(f"http://127.0.0.1:{port}/accounts/login/") == 200, 60, "the web server")
         assert status_of(f"http://127.0.0.1:{port}/") == 302  # to the sign-in page
         assert "Inbox" in sign_in(f"http://127.0.0.1:{port}", "reviewer", "inbox-demo")
+        assert User.objects.get(username="admin").has_perm("durable.change_workflowrun")  # may fork
         # The worker ran the demo agents up to their questions.
         wait_for(lambda: Request.objects.waiting().count() == 4, 60, "four demo agents waiting in the inbox")
         children = psutil.Process(proc.pid).children(recursive=True)
@@ -77,5 +79,6 @@ def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path, sto
         output = log.read().decode()
         print(output)  # shown by pytest if the test fails
     assert f"Inbox: http://127.0.0.1:{port}/   sign in as reviewer / inbox-demo" in output
+    assert f"Admin: http://127.0.0.1:{port}/admin/   sign in as admin / inbox-admin" in output
     assert "Web server and worker stopped." in output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

@@ -24,11 +24,24 @@ pytestmark = pytest.mark.django_db
 
 SCHEMA = {"type": "object", "properties": {"amount": {"type": "number", "maximum": 100}}, "required": ["amount"]}
 
+
+# JSON text nested ``depth`` levels around an amount, as a reviewer could type it (past ~1,000
+# levels json.dumps itself would refuse to write it).
+def _nested_json(depth: int, lists: bool) -> str:
+    inner = "[" * depth + "]" * depth if lists else '{"k": ' * depth + "0" + "}" * depth
+    return '{"amount": 1, "deep": ' + inner + "}"
+
+
+nested_json = st.builds(_nested_json, st.one_of(st.integers(0, 40), st.integers(100, 12_000)), st.booleans())
+# Any code point, lone surrogates (half a UTF-16 pair) included: json.dumps writes them as \ud800 escapes.
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
 texts = st.one_of(
     st.text(max_size=50),
     st.sampled_from(["", " ", "\x00", "<script>alert(1)</script>", "javascript:alert(1)", "x" * 10_001]),
     json_values.map(json.dumps),
     st.sampled_from(TAG_LIKE_KEYS).map(lambda tag: json.dumps({tag: "os.system", "amount": 1})),
+    nested_json,
+    st.dictionaries(any_text, any_text, max_size=3).map(lambda d: json.dumps({"amount": 1, **d})),
 )
 posts = st.fixed_dictionaries(
     {},
@@ -94,3 +107,38 @@ def test_any_post_is_a_decision_a_form_error_or_a_conflict(reviewer_client, firs
         if record.choice == "edit":
             assert json.loads(sent["arguments_json"]) == record.arguments_after
             assert isinstance(record.arguments_after, dict) and record.arguments_after.get("amount", 0) <= 100
+
+
+edited_json = st.one_of(
+    nested_json,
+    st.dictionaries(any_text, any_text, max_size=3).map(lambda d: json.dumps({"amount": 1, **d})),
+    json_values.map(lambda v: json.dumps({"amount": 2, "v": v})),
+)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=edited_json, htmx=st.booleans())
+def test_an_edit_is_stored_as_sent_or_refused_with_nothing_recorded(reviewer_client, text, htmx):
+    """Edited JSON of any depth and any code points: the preview and the decision agree; what is
+    accepted is stored exactly and round-trips through the engine; what is refused records nothing."""
+    req = new_request()
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    preview = reviewer_client.post(
+        reverse("inbox:edit", args=[req.id]), {"mode": "json", "arguments_json": text}, **headers
+    )
+    data = {"choice": "edit", "shown": req.shown_digest(), "arguments_json": text}
+    final = reviewer_client.post(reverse("inbox:decide", args=[req.id]), data, **headers)
+    accepted = final.status_code == (200 if htmx else 302) and final.has_header("HX-Redirect") == htmx
+    assert (preview.status_code, accepted) in {(200, True), (400, False)}, (preview.status_code, final.status_code)
+    records = list(DecisionRecord.objects.filter(request=req))
+    if not accepted:
+        assert (
+            final.status_code == 400
+            and records == []
+            and not Message.objects.filter(destination_id=req.run_id).exists()
+        )
+        assert 'class="errorlist' in final.content.decode()
+    else:
+        (record,) = records
+        assert record.arguments_after == json.loads(text)
+        assert serialization.loads(serialization.dumps(record.arguments_after)) == record.arguments_after

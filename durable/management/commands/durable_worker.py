@@ -1,7 +1,7 @@
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import autodiscover_modules
 
 from durable.conf import get_settings
@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--lease", type=float, help="Lease seconds (DURABLE_LEASE_SECONDS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        _check(options)
         autodiscover_modules("workflows")
         for module in get_settings().IMPORTS:
             __import__(module)
@@ -27,3 +28,20 @@ class Command(BaseCommand):
             poll_interval=options["poll_interval"],
             lease_seconds=options["lease"],
         ).run()
+
+
+def _check(options: dict[str, Any]) -> None:
+    """Refuse options that would make a worker that cannot work, saying which and why."""
+    if options["concurrency"] is not None and options["concurrency"] < 1:
+        raise CommandError(f"--concurrency must be 1 or more (threads executing runs), not {options['concurrency']}.")
+    for name in ("poll_interval", "lease"):
+        value = options[name]
+        if value is not None and not value > 0:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(f"{flag} must be a positive number of seconds, not {value}.")
+    lease, poll = options["lease"], options["poll_interval"]
+    if lease is not None and poll is not None and lease < 3 * poll:
+        raise CommandError("--lease must be at least three --poll-interval: leases are renewed every third of one.")
+    for queue in options["queues"] or []:
+        if not queue.strip():
+            raise CommandError("--queue needs a queue name.")

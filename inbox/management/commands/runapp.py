@@ -19,6 +19,9 @@ from inbox.reviewers import ensure_reviewers_group
 
 DEMO_USER = "reviewer"
 DEMO_PASSWORD = "inbox-demo"
+# An admin too, so that cancel, resume and fork (which reviewers may not use) can be tried at once.
+DEMO_ADMIN = "admin"
+DEMO_ADMIN_PASSWORD = "inbox-admin"
 DEMO_AGENTS = (("refund", 2), ("deploy", 1), ("email", 1))
 
 
@@ -33,6 +36,7 @@ class Command(BaseCommand):
         self.stdout.write("Migrating the database…")
         call_command("migrate", interactive=False, verbosity=0)
         self._demo_reviewer()
+        self._demo_admin()
         if not options["no_demo"] and not Request.objects.waiting().exists():
             for kind, count in DEMO_AGENTS:
                 start_agents(kind, count)
@@ -62,11 +66,18 @@ class Command(BaseCommand):
         )
         user.user_permissions.add(*views)
 
+    def _demo_admin(self) -> None:
+        admin, _ = get_user_model().objects.get_or_create(username=DEMO_ADMIN)
+        admin.set_password(DEMO_ADMIN_PASSWORD)
+        admin.is_staff = admin.is_superuser = True
+        admin.save()
+
     def _print_sign_in(self, addrport: str) -> None:
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nInbox: http://{host}/   sign in as {DEMO_USER} / {DEMO_PASSWORD}\n"
+                f"Admin: http://{host}/admin/   sign in as {DEMO_ADMIN} / {DEMO_ADMIN_PASSWORD}\n"
                 "A worker runs the agents alongside the web server. Ctrl-C stops both.\n"
             )
         )

@@ -1,0 +1,75 @@
+"""Typed values that cross between the run store and its callers: what to write, what a claim asks
+for, what it leased. Frozen, so nothing is filled in on the way back."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Checkpoint
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What ``durable.start`` writes: a run that is ready at ``created_at``."""
+
+    id: str
+    name: str
+    target: str
+    inputs: str
+    queue: str
+    priority: int
+    parent_id: str | None
+    created_at: datetime
+    max_recovery_attempts: int
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Up to ``limit`` runnable runs to lease to ``owner`` for ``lease``: due ones (deadline or
+    lease passed) first, then enqueued ones by priority; from queue ``only``, or ``queues`` (all
+    if None), minus ``exclude``."""
+
+    owner: str
+    lease: timedelta
+    limit: int
+    only: str | None = None
+    queues: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run leased to a worker, as it was before the claim (``status``, ``started_at``), with
+    its checkpoints by seq when the claim read them (``history``; None: read them on demand)."""
+
+    id: str
+    name: str
+    target: str
+    inputs: str
+    queue: str
+    status: str
+    recovery_attempts: int
+    max_recovery_attempts: int
+    started_at: datetime | None
+    forked_from: str
+    parent_id: str | None
+    history: "dict[int, Checkpoint] | None" = field(default=None, compare=False)
+
+    @property
+    def recovered(self) -> bool:
+        """Taken over from a worker whose lease ran out."""
+        return self.status == "RUNNING"
+
+    @property
+    def has_history(self) -> bool:
+        return self.started_at is not None or bool(self.forked_from)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of a run as recorded: whether it was still the owner's, and the runs leased in
+    the same statement for the thread's next turn."""
+
+    recorded: bool
+    leased: tuple[ClaimedRun, ...] = ()

@@ -1,0 +1,544 @@
+"""The run store: the one owner of a run's row. Every write to it and every change of its status
+happens here, and this is the one place that chooses between the prepared PostgreSQL statement
+(``pgsql``) and the ORM. Callers get typed values back (``records``), never objects filled in.
+
+A run's life: ENQUEUED (``insert_run``, ``release``, ``resume``) → RUNNING under a worker's lease
+(``claim``, ``renew``) → WAITING while parked (``park``; ``wake``, ``deliver``) → SUCCESS or ERROR
+(``finish``), or CANCELLED from any unfinished state (``cancel``).
+"""
+
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Case, F, When
+from django.utils import timezone
+
+from . import groupcommit, notify, pgsql, signals
+from .conf import get_settings
+from .faults import retry_rolled_back
+from .models import TERMINAL, Checkpoint, Event, Message, QueueLock, Status, WorkflowRun
+from .records import ClaimedRun, ClaimRequest, Finished, NewRun
+
+Fn = TypeVar("Fn", bound=Callable[..., Any])
+
+CLAIMED_FIELDS = ("id", "name", "target", "inputs", "queue", "status", "recovery_attempts",
+                  "max_recovery_attempts", "started_at", "forked_from", "parent_id")  # fmt: skip
+
+
+def db() -> str:
+    return get_settings().DATABASE
+
+
+def _retried(fn: Fn) -> Fn:
+    """Run again when a serialization failure or a deadlock rolled the transaction back (under
+    SERIALIZABLE isolation, CockroachDB's, these are everyday); see ``faults.retry_rolled_back``."""
+
+    @functools.wraps(fn)
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        return retry_rolled_back(db(), lambda: fn(*args, **kwargs))
+
+    return cast(Fn, retrying)
+
+
+def _pg() -> bool:
+    return pgsql.enabled(db())
+
+
+def _runs() -> Any:
+    return WorkflowRun.objects.using(db())
+
+
+def _set(qs: Any, **fields: Any) -> int:
+    """Update runs, keeping ``updated_at`` true (``QuerySet.update`` skips ``auto_now``)."""
+    return int(qs.update(updated_at=fields.pop("updated_at", None) or timezone.now(), **fields))
+
+
+def end_topic(run_id: str) -> str:
+    """The topic a run parks on while it waits for ``run_id`` to end."""
+    return f"durable.child:{run_id}"
+
+
+# --- starting --------------------------------------------------------------------------
+
+
+def insert_run(run: NewRun) -> bool:
+    """Insert a new run and wake the workers (at commit); False if the id exists. On PostgreSQL
+    this is one statement (insert, conflict check and NOTIFY), as it is what every start costs."""
+    if _pg():
+        return retry_rolled_back(db(), lambda: pgsql.insert_run(db(), run))
+    try:
+        with transaction.atomic(using=db()):
+            WorkflowRun(**vars(run), ready_at=run.created_at, updated_at=run.created_at).save(
+                using=db(), force_insert=True
+            )
+    except IntegrityError:
+        return False
+    notify.workers_after_commit()
+    return True
+
+
+def name_of(run_id: str) -> str | None:
+    return _runs().filter(id=run_id).values_list("name", flat=True).first()  # type: ignore[no-any-return]
+
+
+# --- claiming and leases ------------------------------------------------------------------
+
+
+def claim(request: ClaimRequest) -> tuple[ClaimedRun, ...]:
+    """Lease up to ``request.limit`` runnable runs: due ones first, then new ones by priority."""
+    if _pg():
+        return pgsql.claim(db(), request)
+    return _claim_orm(request)
+
+
+def claim_limited(request: ClaimRequest, concurrency: int | None, hold_while_parked: bool) -> tuple[ClaimedRun, ...]:
+    """Lease runs of the limited queue ``request.only`` within its global ``concurrency``.
+
+    A run holds a slot from its first claim to its end, parked or not (``hold_while_parked``,
+    the default: a queue with concurrency 1 is then a lock around a recv, a sleep or a child's
+    wait), so runs that already hold one (woken, or recovered from a dead worker) are always
+    leased and new ones only while slots are free. Otherwise only running runs hold slots.
+    Claims on one queue are serialized by its row in ``QueueLock`` (portable: no advisory lock)."""
+    name = request.only or ""
+    with transaction.atomic(using=db()):
+        QueueLock.objects.using(db()).get_or_create(name=name)
+        QueueLock.objects.using(db()).select_for_update().filter(name=name).values_list("name").first()
+        if concurrency is None:
+            return _claim_orm(request)
+        now = timezone.now()
+        queued = _runs().filter(queue=name)
+        if hold_while_parked:
+            holding = queued.filter(started_at__isnull=False).exclude(status__in=TERMINAL).count()
+            return _claim_orm(request, fresh_slots=concurrency - holding)
+        running = queued.filter(status=Status.RUNNING, ready_at__gt=now).count()
+        limit = min(request.limit, concurrency - running)
+        return _claim_orm(replace(request, limit=limit)) if limit > 0 else ()
+
+
+def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[ClaimedRun, ...]:
+    """With ``fresh_slots``, runs that started before come first and any number of them is
+    leased; runs that never started take at most ``fresh_slots``."""
+    now = timezone.now()
+
+    def pick(qs: Any, n: int) -> list[dict[str, Any]]:
+        if n <= 0:
+            return []
+        if request.only is not None:
+            qs = qs.filter(queue=request.only)
+        elif request.queues is not None:
+            qs = qs.filter(queue__in=request.queues)
+        if request.exclude:
+            qs = qs.exclude(queue__in=request.exclude)
+        return list(qs.select_for_update(skip_locked=True, no_key=True).values(*CLAIMED_FIELDS)[:n])
+
+    with transaction.atomic(using=db()):
+        picked = pick(_runs().due(now), request.limit)  # back from a wait or a dead worker
+        enqueued = _runs().enqueued(now)
+        if fresh_slots is None:
+            picked += pick(enqueued, request.limit - len(picked))
+        else:
+            picked += pick(enqueued.filter(started_at__isnull=False), request.limit - len(picked))
+            picked += pick(enqueued.filter(started_at__isnull=True), min(fresh_slots, request.limit - len(picked)))
+        if not picked:
+            return ()
+        _relaxed_commit()
+        _set(
+            _runs().filter(id__in=[r["id"] for r in picked]),
+            updated_at=now,
+            status=Status.RUNNING,
+            lease_owner=request.owner,
+            ready_at=now + request.lease,
+            wait_topic=None,
+            wait_until=None,
+            started_at=Case(When(started_at__isnull=True, then=now), default=F("started_at")),
+            recovery_attempts=Case(
+                When(status=Status.RUNNING, then=F("recovery_attempts") + 1), default=F("recovery_attempts")
+            ),
+        )
+    return tuple(
+        ClaimedRun(**{**r, "recovery_attempts": r["recovery_attempts"] + (r["status"] == Status.RUNNING)})
+        for r in picked
+    )
+
+
+def renew(run_ids: list[str], owner: str, lease_until: datetime) -> set[str]:
+    """Extend the lease on the runs ``owner`` still holds; return their ids."""
+    held = _runs().filter(id__in=run_ids).held_by(owner)
+    _set(held, ready_at=lease_until)
+    return set(held.values_list("id", flat=True))
+
+
+@_retried
+def holds(run_id: str, owner: str) -> bool:
+    """Whether ``owner`` still holds the run: it was not cancelled or taken over."""
+    if _pg():
+        return pgsql.held(db(), run_id, owner)
+    return bool(_runs().filter(id=run_id).held_by(owner).exists())
+
+
+def release(run_ids: list[str], owner: str, unstarted: bool = False) -> int:
+    """Hand runs back, runnable at once by any worker (a draining worker, a queue limit learnt
+    late). ``unstarted``: they never began executing, so they hold no queue slot either."""
+    now = timezone.now()
+    held = _runs().filter(id__in=run_ids).held_by(owner)
+    fields: dict[str, Any] = {"started_at": None} if unstarted else {}
+    return _set(held, updated_at=now, status=Status.ENQUEUED, lease_owner="", ready_at=now, **fields)
+
+
+# --- checkpoints --------------------------------------------------------------------------
+
+
+@_retried
+def write_checkpoint(cp: Checkpoint, owner: str) -> bool:
+    """Insert ``cp`` and tell whether ``owner`` still holds the run: one round trip on
+    PostgreSQL, where this is the per-step cost that matters. IntegrityError: the seq was
+    recorded already (by another worker that took the run over)."""
+    if not _pg():
+        cp.save(using=db(), force_insert=True)
+        return bool(_runs().filter(id=cp.run_id).held_by(owner).exists())
+    if connections[db()].in_atomic_block:
+        return pgsql.insert_checkpoint(db(), cp, owner)  # commits or rolls back with the caller's transaction
+    return groupcommit.writer(db()).write(cp, owner)
+
+
+@_retried
+def complete_checkpoint(cp: Checkpoint, output: str | None, error: str | None = None) -> bool:
+    """Complete a checkpoint recorded as pending (a recv, sleep or wait that parked); False if
+    it was completed already (by another worker that took the run over)."""
+    now = timezone.now()
+    pending = Checkpoint.objects.using(db()).filter(pk=cp.pk, finished_at__isnull=True)
+    done = pending.update(output=output, error=error, finished_at=now)
+    if done:
+        cp.output, cp.error, cp.finished_at = output, error, now
+    return bool(done)
+
+
+def history(run_id: str) -> dict[int, Checkpoint]:
+    return {cp.seq: cp for cp in Checkpoint.objects.using(db()).filter(run_id=run_id)}
+
+
+# --- parking and waking -------------------------------------------------------------------
+
+
+class NotHeld(Exception):
+    """The run is no longer the caller's: cancelled, or taken over by another worker."""
+
+
+@_retried
+def park(
+    run_id: str,
+    owner: str,
+    topic: str | None,
+    deadline: datetime | None,
+    ready: Callable[[], bool] | None = None,
+    share: str | None = None,
+) -> bool:
+    """Record that the run waits for ``topic`` and/or ``deadline`` and give up its lease, unless
+    ``ready()`` finds that what it waits for is there (then False). Runs under the run's row lock,
+    which a wake-up takes too, so a wake-up between the check and the park cannot be lost. With
+    ``share``, the row of the run whose doing ``ready`` reads is share-locked first, in that order,
+    so that its writer (which locks its own row) cannot slip between the check and the park."""
+    with transaction.atomic(using=db()):
+        _relaxed_commit()
+        if share is not None:
+            _share_lock(share)
+        if not _runs().select_for_update(no_key=True).filter(id=run_id).held_by(owner).exists():
+            raise NotHeld(run_id)
+        if ready is not None and ready():
+            return False
+        _set(
+            _runs().filter(id=run_id),
+            status=Status.WAITING,
+            wait_topic=topic,
+            wait_until=deadline,
+            ready_at=deadline,
+            lease_owner="",
+        )
+    return True
+
+
+def _share_lock(run_id: str) -> None:
+    conn = connections[db()]
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM durable_workflowrun WHERE id = %s FOR SHARE", [run_id])
+
+
+def lock(run_id: str) -> tuple[str, str | None] | None:
+    """Take the run's row lock (inside a transaction); its (status, wait_topic), or None."""
+    row = _runs().select_for_update(no_key=True).filter(id=run_id).values_list("status", "wait_topic").first()
+    return row  # type: ignore[no-any-return]
+
+
+def lock_own(run_id: str) -> None:
+    """Lock the caller's own run row before publishing something others may be parked waiting
+    for (an event): the waiter share-locks it while it checks, so the two are serialized."""
+    _runs().select_for_update(no_key=True).filter(id=run_id).values_list("id").first()
+
+
+def wake(run_id: str, topic: str) -> bool:
+    """Make a run parked on ``topic`` runnable (inside a transaction holding its row lock)."""
+    now = timezone.now()
+    return bool(
+        _set(
+            _runs().filter(id=run_id, status=Status.WAITING, wait_topic=topic),
+            updated_at=now,
+            status=Status.ENQUEUED,
+            ready_at=now,
+            wait_topic=None,
+            wait_until=None,
+        )
+    )
+
+
+def wake_all(topic: str) -> int:
+    """Make every run parked on ``topic`` runnable (inside the transaction that made it so)."""
+    now = timezone.now()
+    woken = _set(
+        _runs().filter(status=Status.WAITING, wait_topic=topic),
+        updated_at=now,
+        status=Status.ENQUEUED,
+        ready_at=now,
+        wait_topic=None,
+        wait_until=None,
+    )
+    if woken:
+        notify.workers_after_commit()
+    return woken
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def deliver(run_id: str, topic: str, body: str, key: str | None, sender: str) -> bool | None:
+    """Store a message for ``run_id`` and wake the run if it waits on ``topic``. False if ``key``
+    was delivered before, None if there is no such run."""
+    if _pg():
+        return retry_rolled_back(db(), lambda: pgsql.deliver(db(), run_id, topic, body, key, sender, timezone.now()))
+    with transaction.atomic(using=db()):
+        row = lock(run_id)
+        if row is None:
+            return None
+        msgs = Message.objects.using(db())
+        if key is not None and msgs.filter(destination_id=run_id, idempotency_key=key).exists():
+            return False
+        msgs.create(destination_id=run_id, topic=topic, body=body, idempotency_key=key, sender=sender)
+        if row == (Status.WAITING, topic) and wake(run_id, topic):
+            notify.workers_after_commit()
+    return True
+
+
+def pending_messages(run_id: str, topic: str) -> Any:
+    return Message.objects.using(db()).filter(destination_id=run_id, topic=topic, consumed_at__isnull=True)
+
+
+@_retried
+def consume(cp: Checkpoint, owner: str) -> tuple[str | None, bool]:
+    """Take the oldest pending message on the recv ``cp``'s topic as its outcome (completing
+    ``cp`` if pending, inserting it if not saved yet). Returns the message body (None: none
+    waiting) and whether the checkpoint was written (False: the run is no longer ``owner``'s)."""
+    if _pg():
+        return pgsql.consume(db(), cp, owner, timezone.now())
+    with transaction.atomic(using=db()):
+        msg = pending_messages(cp.run_id, cp.name).order_by("id").only("id", "body").first()
+        if msg is None:
+            return None, True
+        now = timezone.now()
+        if cp.pk is None:  # found at once: the recv took no time
+            cp.output, cp.started_at, cp.finished_at = msg.body, now, now
+            if not write_checkpoint(cp, owner):
+                transaction.set_rollback(True, using=db())
+                return msg.body, False
+        elif not complete_checkpoint(cp, msg.body):
+            return msg.body, False
+        pending_messages(cp.run_id, cp.name).filter(id=msg.id).update(consumed_at=now, consumed_seq=cp.seq)
+    return msg.body, True
+
+
+def publish_event(run_id: str, key: str, value: str, seq: int) -> None:
+    """Store an event value and wake runs parked waiting for it (inside the caller's transaction)."""
+    lock_own(run_id)
+    Event.objects.using(db()).create(run_id=run_id, key=key, value=value, seq=seq)
+    wake_all(event_topic(run_id, key))
+
+
+def event_topic(run_id: str, key: str) -> str:
+    return f"durable.event:{run_id}:{key}"
+
+
+# --- the end of a run -----------------------------------------------------------------------
+
+
+def leases_with_end() -> bool:
+    """Whether a run's end can also lease the thread's next run in the same statement (PostgreSQL)."""
+    return _pg()
+
+
+def finish(
+    run_id: str,
+    owner: str,
+    parent_id: str | None,
+    fields: dict[str, Any],
+    pending: Checkpoint | None = None,
+    then: ClaimRequest | None = None,
+) -> Finished:
+    """Record a run's end (by the worker holding it) with its deferred last checkpoint, wake
+    whoever waits on it, and, on PostgreSQL without a parent, lease the runs ``then`` asks for in
+    the same statement. ``recorded`` is False if the run was no longer ``owner``'s."""
+    now = timezone.now()
+    values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=now, updated_at=now)
+    values.update(fields)
+    if not parent_id and _pg():
+        topic = end_topic(run_id)
+        finished = retry_rolled_back(db(), lambda: pgsql.finish(db(), run_id, owner, values, pending, topic, then))
+        if finished.recorded:
+            _finished(run_id, fields["status"])
+        return finished
+    try:
+        with transaction.atomic(using=db()):
+            if pending is not None and not write_checkpoint(pending, owner):
+                return Finished(False)
+            if not _runs().filter(id=run_id).held_by(owner).update(**values):
+                return Finished(False)
+            if parent_id and lock(parent_id) and wake(parent_id, end_topic(run_id)):
+                notify.workers_after_commit()
+            wake_all(end_topic(run_id))
+    except IntegrityError:
+        return Finished(False)  # another worker recorded the last step: the run is no longer ours
+    _finished(run_id, fields["status"])
+    return Finished(True)
+
+
+def _finished(run_id: str, status: str) -> None:
+    send = signals.run_finished.send_robust
+    transaction.on_commit(lambda: send(sender=WorkflowRun, run_id=run_id, status=status), using=db())
+
+
+# --- management -----------------------------------------------------------------------------
+
+
+def cancel(run_id: str) -> list[str] | None:
+    """Cancel the run and its unfinished descendants; a run that failed is marked cancelled too
+    (its error is kept). Returns the ids cancelled (empty if it had succeeded or was cancelled
+    already), None if there is no such run. Wakes anyone waiting on a cancelled run."""
+    with transaction.atomic(using=db()):
+        row = lock(run_id)
+        if row is None:
+            return None
+        if row[0] in (Status.SUCCESS, Status.CANCELLED):
+            return []
+        ids = [run_id, *_unfinished_descendants(run_id)]
+        now = timezone.now()
+        for cancelled in ids:
+            _set(
+                _runs().filter(id=cancelled).exclude(status__in=(Status.SUCCESS, Status.CANCELLED)),
+                updated_at=now,
+                status=Status.CANCELLED,
+                ready_at=None,
+                wait_topic=None,
+                wait_until=None,
+                lease_owner="",
+                finished_at=Case(When(finished_at__isnull=True, then=now), default=F("finished_at")),
+            )
+            parent = _runs().filter(id=cancelled).values_list("parent_id", flat=True).first()
+            if parent and parent not in ids and lock(parent) and wake(parent, end_topic(cancelled)):
+                notify.workers_after_commit()
+            wake_all(end_topic(cancelled))
+        for cancelled in ids:
+            transaction.on_commit(_signal(signals.run_cancelled, cancelled), using=db())
+    return ids
+
+
+def _signal(signal: Any, run_id: str) -> Callable[[], None]:
+    return lambda: signal.send_robust(sender=WorkflowRun, run_id=run_id)
+
+
+def _unfinished_descendants(run_id: str) -> list[str]:
+    found: list[str] = []
+    frontier = [run_id]
+    while frontier:
+        children = list(
+            _runs().filter(parent_id__in=frontier).exclude(status__in=TERMINAL).values_list("id", flat=True)
+        )
+        found += children
+        frontier = children
+    return found
+
+
+def resume(run_id: str) -> str | None:
+    """Make a cancelled, failed or parked run runnable again from its last checkpoint. Returns
+    its status before, None if there is no such run."""
+    with transaction.atomic(using=db()):
+        row = lock(run_id)
+        if row is None:
+            return None
+        if row[0] in (Status.CANCELLED, Status.ERROR, Status.WAITING):
+            _set(
+                _runs().filter(id=run_id),
+                status=Status.ENQUEUED,
+                ready_at=timezone.now(),
+                recovery_attempts=0,
+                error=None,
+                error_message="",
+                traceback="",
+                finished_at=None,
+                lease_owner="",
+                wait_topic=None,
+                wait_until=None,
+            )
+            notify.workers_after_commit()
+            transaction.on_commit(
+                lambda: signals.run_resumed.send_robust(sender=WorkflowRun, run_id=run_id), using=db()
+            )
+    return row[0]
+
+
+def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
+    """Create ``new_id``: a run of the same workflow and inputs that keeps the original's
+    checkpoints (and events) before operation ``from_step``."""
+    with transaction.atomic(using=db()):
+        now = timezone.now()
+        _runs().create(
+            id=new_id,
+            name=original.name,
+            target=original.target,
+            inputs=original.inputs,
+            queue=original.queue,
+            priority=original.priority,
+            forked_from=original.id,
+            ready_at=now,
+            created_at=now,
+            max_recovery_attempts=original.max_recovery_attempts,
+        )
+        kept = Checkpoint.objects.using(db()).filter(run_id=original.id, seq__lt=from_step, finished_at__isnull=False)
+        Checkpoint.objects.using(db()).bulk_create([_copy(cp, Checkpoint, run_id=new_id) for cp in kept])
+        events = Event.objects.using(db()).filter(run_id=original.id, seq__lt=from_step)
+        Event.objects.using(db()).bulk_create([_copy(e, Event, run_id=new_id) for e in events])
+        notify.workers_after_commit()
+        send = signals.run_forked.send_robust
+        transaction.on_commit(
+            lambda: send(sender=WorkflowRun, run_id=new_id, forked_from=original.id, from_step=from_step), using=db()
+        )
+
+
+def _copy(obj: Any, model: Any, **changes: Any) -> Any:
+    fields = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.name not in ("id", "run")}
+    return model(**fields, **changes)
+
+
+def _relaxed_commit() -> None:
+    """Let this transaction commit without waiting for the disk flush (PostgreSQL).
+
+    Only for the engine's own bookkeeping that a database crash may lose without harm: a
+    claim, a park, a consumed message. Losing one puts the run back where it was before, and
+    replay repeats it. Anything the outside world can see (a start, a send, a step's result
+    reported onward) is a normal commit, and a normal commit also flushes every commit before it.
+    """
+    conn = connections[db()]
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
