@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Queue",
     "WorkflowHandle",
+    "call_sync",
     "cancel",
     "event_history",
     "fork",
@@ -43,6 +44,7 @@ __all__ = [
     "WorkflowNotFound",
 ]
 
+from .aio import call_sync
 from .exceptions import (
     DurableError,
     EngineError,

@@ -119,6 +119,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox:list"
 LOGOUT_REDIRECT_URL = "login"
 
+# The demo agents' model: a Pydantic AI model string ("openai:gpt-5"); empty for the offline scripts.
+INBOX_MODEL = os.environ.get("INBOX_MODEL", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

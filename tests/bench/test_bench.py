@@ -29,6 +29,7 @@ FIGURES = {
     "inbox_list_ms_10k",
     "inbox_list_queries_10k",
     "takeover_s_1k",
+    "agent_run_ms",
 }
 
 

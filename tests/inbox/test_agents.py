@@ -7,13 +7,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
+from pydantic_ai.models.function import FunctionModel
 
 import durable
 from durable.models import WorkflowRun
 from inbox.agents import KINDS, start_agents
+from inbox.agents.common import demo_agent
 from inbox.agents.deploy import deploy_agent
 from inbox.agents.mail import email_agent
-from inbox.agents.model import OfflineModel, Prompt, get_model
 from inbox.agents.refund import refund_agent
 from inbox.models import Request
 from tests.inbox.conftest import start_and_wait, wait_for, waiting_request
@@ -85,21 +86,12 @@ def test_email_agent_sends_the_edited_draft(worker, reviewer_client):
     assert result["status"] == "sent" and f"({len(edited['body'])} characters)" in result["receipt"]
 
 
-def test_the_offline_model_is_the_default_and_a_provider_is_a_setting(settings):
-    assert isinstance(get_model(), OfflineModel)
-    settings.INBOX_MODEL = "tests.inbox.test_agents.EchoModel"
-    assert get_model().complete(Prompt(task="t", system="s", user="u")).text == "echo: u"
-    with pytest.raises(LookupError, match="no script for task"):
-        OfflineModel().complete(Prompt(task="unknown", system="", user=""))
-
-
-class EchoModel:
-    name = "echo"
-
-    def complete(self, prompt):
-        from inbox.agents.model import Reply
-
-        return Reply(text=f"echo: {prompt.user}")
+def test_the_offline_script_is_the_default_model_and_a_provider_is_a_setting(settings):
+    settings.INBOX_MODEL = ""
+    assert isinstance(demo_agent("x", lambda messages, info: None).model, FunctionModel)
+    settings.INBOX_MODEL = "test"  # any Pydantic AI model string: "openai:gpt-5", "anthropic:..."
+    agent = demo_agent("x", lambda messages, info: None)
+    assert agent.model == "test" and agent.run_sync("hi").output == "success (no tool calls)"
 
 
 def test_start_agent_command_and_form(client, make_user):
