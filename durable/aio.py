@@ -22,12 +22,13 @@ from django.utils import timezone
 from . import context, serialization
 from .context import Interrupt, Park
 from .exceptions import NonDeterminismError
+from .faults import DatabaseFault
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 # Raised through the workflow body on purpose: they must reach the worker as themselves.
-_UNWINDING = (Park, Interrupt, NonDeterminismError)
+_UNWINDING = (Park, Interrupt, NonDeterminismError, DatabaseFault)
 
 
 def blocking(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
