@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 @pytest.mark.parametrize("workflow", [agents.trip_agent, agents.trip_agent_sync], ids=["async", "sync"])
 def test_a_sigkilled_agent_repeats_no_finished_model_request_or_tool_call(worker_processes, ledger, workflow):
     set_flag("hold-model")  # the third model request blocks: two tool calls are done by then
-    first = worker_processes.start(lease=1.0, poll=0.05)
+    # A lease long enough that a loaded machine's late renewal cannot hand the run to another
+    # thread while it runs; the kill then costs those 5 s before the second worker recovers it.
+    first = worker_processes.start(lease=5.0, poll=0.05)
     handle = durable.start(workflow, "Oslo")
     wait_for(lambda: "model:5" in ledger_lines("model:"), timeout=60, what="the third model request")
     worker_processes.kill(first)
