@@ -100,7 +100,10 @@ def _listening_backends():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME])
+        cursor.execute(  # this test's database only: the server is shared with other runs and projects
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+            [APPLICATION_NAME],
+        )
         return {pid for (pid,) in cursor.fetchall()}
 
 
