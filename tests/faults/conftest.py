@@ -16,7 +16,7 @@ import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
 from django.core.servers.basehttp import ThreadedWSGIServer
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.test.testcases import LiveServerThread
 
 from durable.testing import WorkerProcesses
@@ -37,6 +37,20 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def settled(predicate):
+    """``predicate`` evaluated against the database, a connection still broken by a fault meaning
+    "not yet"."""
+
+    def check():
+        try:
+            return predicate()
+        except (OperationalError, InterfaceError):
+            connections.close_all()
+            return False
+
+    return check
 
 
 @dataclass

@@ -6,31 +6,17 @@ The server restarted is the test's own throwaway cluster (``cluster_db``), never
 import time
 
 import pytest
-from django.db import OperationalError, connections
-from django.db.utils import InterfaceError
+from django.db import connections
 
 import durable
 from durable.models import TERMINAL, Checkpoint, Status, WorkflowRun
 from tests.faults import agents
-from tests.faults.conftest import LedgerReport, wait_for
+from tests.faults.conftest import LedgerReport, settled, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 RUNS = 30
 STEPS = [f"s{i}" for i in range(6)]
-
-
-def settled(predicate):
-    """Evaluate ``predicate`` against the database, treating a connection still broken as "not yet"."""
-
-    def check():
-        try:
-            return predicate()
-        except (OperationalError, InterfaceError):
-            connections.close_all()
-            return False
-
-    return check
 
 
 def test_workers_reconnect_after_postgres_restarts_mid_run(cluster_db, ledger, scenario_report):
