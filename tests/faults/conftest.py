@@ -8,7 +8,6 @@ table can be refreshed from a CI log.
 import itertools
 import json
 import os
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -21,22 +20,11 @@ from django.test.testcases import LiveServerThread
 
 from durable.testing import WorkerProcesses
 from tests.conftest import ROOT, is_postgres, test_database_url
+from tests.conftest import wait_for as wait_for  # the one definition, for the tests that import it here
 from tests.pgcluster import TEST_APPLICATION_NAME, Cluster, ClusterUnavailable
 from tests.workflows import ledger as ledger_line
 
 SCENARIOS: list[dict] = []
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def settled(predicate):
