@@ -155,6 +155,7 @@ def test_mixed_agents_survive_random_sigkills(worker_processes, ledger, scenario
         seed=seed,
     )
     assert len(killed) >= 5, "the scenario must actually kill workers"
+    assert sum(r.recovery_attempts for r in runs.values()) > 0, "no kill landed on a run in flight"
     assert wrong == [] and failed_children == [], f"wrong results (seed {seed}): {wrong[:5]} {failed_children[:5]}"
     assert histories == [], f"checkpoint history differs (seed {seed}): {histories[:5]}"
     assert lost == [], lost[:5]
