@@ -73,6 +73,15 @@ def postgres_only() -> None:
         pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
 
 
+@pytest.fixture
+def notify_on(postgres_only) -> None:
+    """For tests of LISTEN/NOTIFY itself: skipped where it is off (CockroachDB mode, DURABLE_USE_NOTIFY=0)."""
+    from durable.conf import get_settings
+
+    if not get_settings().notify_enabled:
+        pytest.skip("LISTEN/NOTIFY is off (DURABLE_USE_NOTIFY=0, as on CockroachDB)")
+
+
 def wait_for(predicate, timeout: float = 15.0, what: str = "the condition", interval: float = 0.02):
     """Poll ``predicate`` until it returns something truthy and return that; fail naming ``what``
     after ``timeout`` seconds. The deadline is a bound for a failing test, not a speed claim."""

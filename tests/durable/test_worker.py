@@ -84,7 +84,7 @@ def test_two_worker_processes_share_the_work(postgres_only, worker_processes, le
 POLL = 30.0  # only a notification can explain a reaction within half of it
 
 
-def test_listen_notify_wakes_a_parked_run_promptly(postgres_only, worker_processes):
+def test_listen_notify_wakes_a_parked_run_promptly(notify_on, worker_processes):
     worker_processes.start(poll=POLL, lease=120.0)
     wait_started(worker_processes)
     assert durable.start(w.adder, 1, 1).result(timeout=40) == 2  # warm-up: LISTEN is surely up now
@@ -110,7 +110,7 @@ def _listening_backends():
         return {pid for (pid,) in cursor.fetchall()}
 
 
-def test_a_worker_whose_listen_connection_dies_listens_again(postgres_only, worker_processes):
+def test_a_worker_whose_listen_connection_dies_listens_again(notify_on, worker_processes):
     worker_processes.start(poll=POLL, lease=120.0)
     wait_started(worker_processes)
     assert durable.start(w.adder, 1, 1).result(timeout=40) == 2

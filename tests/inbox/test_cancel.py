@@ -23,7 +23,6 @@ from tests.inbox import workflows as w
 from tests.inbox.conftest import start_and_wait, waiting_request
 
 LIST = reverse("inbox:list")
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def text(response):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from durable import serialization
 from durable.models import Message
 from inbox.models import DecisionRecord
 from inbox.reviewers import ensure_reviewers_group
@@ -98,7 +99,7 @@ edited_json = st.one_of(
 def test_an_edit_is_stored_as_sent_or_refused_with_nothing_recorded(reviewer_client, text, htmx):
     """Edited JSON of any depth and any code points: the preview and the decision agree; what is
     accepted is stored exactly and round-trips through the engine; what is refused records nothing."""
-    req = new_request()
+    req = build_request(title="Refund?", arguments={"amount": 10}, schema=SCHEMA)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     preview = reviewer_client.post(
         reverse("inbox:edit", args=[req.id]), {"mode": "json", "arguments_json": text}, **headers
