@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -87,7 +87,14 @@ def wait_for(predicate, timeout: float = 15.0, what: str = "the condition", inte
     after ``timeout`` seconds. The deadline is a bound for a failing test, not a speed claim."""
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except OperationalError as error:
+            # A read that lost a serialization conflict (CockroachDB mode, SQLSTATE 40001) is
+            # retried, as CockroachDB's clients must: the test's poll is such a client.
+            if getattr(error.__cause__, "sqlstate", None) != "40001":
+                raise
+            value = None
         if value:
             return value
         if time.monotonic() >= deadline:
