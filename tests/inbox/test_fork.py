@@ -7,15 +7,11 @@ from django.urls import reverse
 import durable
 from durable.models import Checkpoint
 from inbox.models import Request, RequestStatus
+from tests.conftest import post_decision
 from tests.inbox import workflows as w
 from tests.inbox.conftest import start_and_wait, waiting_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def decide(client, req, choice, **data):
-    body = {"choice": choice, "shown": req.shown_digest()} | data
-    return client.post(reverse("inbox:decide", args=[req.id]), body)
 
 
 def recv_seq(run_id):
@@ -30,18 +26,18 @@ def test_a_fork_that_still_waits_asks_with_a_request_of_its_own(worker, reviewer
     page = reviewer_client.get(reverse("inbox:list")).content.decode()
     assert str(forked.id) in page and str(asked.id) in page  # both agents wait, each on its own request
 
-    assert decide(reviewer_client, forked, "reject", reason="not this one").status_code == 302
+    assert post_decision(reviewer_client, forked, "reject", reason="not this one").status_code == 302
     assert fork.result(timeout=15)["outcome"] == "rejected"
     asked.refresh_from_db()
     assert asked.status == RequestStatus.OPEN  # the original still waits for its own reviewer
 
-    assert decide(reviewer_client, asked, "approve").status_code == 302
+    assert post_decision(reviewer_client, asked, "approve").status_code == 302
     assert original.result(timeout=15)["outcome"] == "approved"
 
 
 def test_a_fork_from_after_the_decision_replays_it_and_asks_nobody(worker, reviewer_client):
     original, asked = start_and_wait(w.asker)
-    decide(reviewer_client, asked, "approve")
+    post_decision(reviewer_client, asked, "approve")
     assert original.result(timeout=15)["outcome"] == "approved"
     fork = durable.fork(original.id, from_step=recv_seq(original.id) + 1)
     assert fork.result(timeout=15)["outcome"] == "approved"
