@@ -255,6 +255,11 @@ class Worker:
             if len(runs) >= limit:
                 break
             runs += self._claim_queue(q, limit - len(runs))
+        with self.lock:
+            # A run of ours whose renewal came late (a busy SQLite write lock, a starved thread) looks
+            # abandoned; the claim has just renewed its lease, and the thread running it goes on.
+            mine = {r.id for r in runs if r.recovered and r.id in self.inflight}
+        runs = [r for r in runs if r.id not in mine]
         for r in runs:
             if r.recovered:
                 logger.info("recovering workflow run %s from a dead worker", r.id)
