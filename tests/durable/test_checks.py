@@ -59,7 +59,8 @@ def test_cockroachdb_with_notify_on_is_a_warning(monkeypatch):
 
     # django-cockroachdb's connections say vendor "cockroachdb"; no server of it runs here.
     monkeypatch.setattr(connection, "vendor", "cockroachdb")
-    [warning] = check_settings()
+    with override_settings(DURABLE_USE_NOTIFY=True):
+        [warning] = check_settings()
     assert warning.id == "durable.W003" and "DURABLE_USE_NOTIFY = False" in warning.hint
     with override_settings(DURABLE_USE_NOTIFY=False):
         assert check_settings() == []
