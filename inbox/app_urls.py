@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .views import api
 from .views.agents import start_agent
 from .views.decide import decide, edit_preview
 from .views.detail import request_detail, request_status
@@ -16,4 +17,7 @@ urlpatterns = [
     path("requests/<uuid:request_id>/decide/", decide, name="decide"),
     path("requests/<uuid:request_id>/edit/", edit_preview, name="edit"),
     path("agents/start/", start_agent, name="start"),
+    path("api/v1/requests/", api.waiting, name="api-waiting"),
+    path("api/v1/requests/<uuid:request_id>/", api.one, name="api-request"),
+    path("api/v1/requests/<uuid:request_id>/decide/", api.decide, name="api-decide"),
 ]
