@@ -39,12 +39,12 @@ def decide(request_id: Any, reviewer: Any, choice: str, **details: Any) -> Decis
             if request.requester and reviewer.get_username() == request.requester:
                 raise NotCounted(f"You asked for “{request.title}”: another reviewer has to decide it.")
             if request.quorum and choice in (Choice.APPROVE, Choice.EDIT):
-                return _vote(request, reviewer, choice, details.get("arguments"))
+                return _vote(request, reviewer, choice, details.get("arguments"), details.get("reason", ""))
             return _record_and_send(request, reviewer, choice, details)
     raise AlreadyClosed()
 
 
-def _vote(request: Request, reviewer: Any, choice: str, arguments: Any) -> DecisionRecord | Note:
+def _vote(request: Request, reviewer: Any, choice: str, arguments: Any, reason: str) -> DecisionRecord | Note:
     """One reviewer's approval (or edit) toward the quorum; the one that meets it decides."""
     name = reviewer.get_username()
     shown = request.shown_digest()
@@ -63,6 +63,7 @@ def _vote(request: Request, reviewer: Any, choice: str, arguments: Any) -> Decis
         kind=kind,
         author=reviewer,
         author_name=name,
+        text=reason,
         round=request.round,
         arguments_after=arguments if choice == Choice.EDIT else None,
         shown_digest=shown,
