@@ -126,3 +126,22 @@ def test_the_list_shows_quorum_claims_and_escalation_in_a_fixed_number_of_querie
     assert len(rows(html)) == 25
     assert "1 of 2 approvals: bob" in html and "carol is on it" in html and ">escalated</span>" in html
     assert html.count('class="bulk-pick"') == 25
+
+
+def test_the_page_shows_the_quorum_who_approved_and_then_every_approver(make_user, make_request):
+    alice, bob = make_user("alice"), make_user("bob")
+    req = make_request(approvals_needed=2, requester="carol")
+    from inbox.deciding import decide
+
+    decide(req.id, bob, "approve")
+    page = signed_in(alice).get(f"/requests/{req.id}/").content.decode()
+    assert "1 of 2 approvals: bob." in page and "carol asked for it and cannot approve" in page
+    assert "bob</strong> · approval (round 1)" in page  # in the request's history
+    carol = signed_in(make_user("carol"))
+    own = carol.get(f"/requests/{req.id}/").content.decode()
+    assert "You asked for this request: another reviewer decides it." in own
+    decide(req.id, alice, "approve")
+    page = signed_in(alice).get(f"/requests/{req.id}/").content.decode()
+    assert '<span id="decided-by">bob, alice</span>' in page
+    decided = signed_in(alice).get("/?tab=decided").content.decode()
+    assert "by bob, alice," in decided
