@@ -12,7 +12,6 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import deciding, listing, tokens
@@ -58,15 +57,22 @@ def waiting(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"requests": [summary(r) for r in rows]})
 
 
+NOT_FOUND = "No request has this id: list the waiting ones at /api/v1/requests/."
+
+
 @api("GET")
 def one(request: HttpRequest, request_id: Any) -> HttpResponse:
-    req = get_object_or_404(Request, id=request_id)
+    req = Request.objects.filter(id=request_id).first()
+    if req is None:
+        return _error(404, NOT_FOUND)
     return JsonResponse(full(req, request.user))
 
 
 @api("POST")
 def decide(request: HttpRequest, request_id: Any) -> HttpResponse:
-    req = get_object_or_404(Request, id=request_id)
+    req = Request.objects.filter(id=request_id).first()
+    if req is None:
+        return _error(404, NOT_FOUND)
     if not may_decide(request.user, req):
         return _error(403, f"This request is assigned to {req.assignee_label}: only they can decide it.")
     if not req.is_open:

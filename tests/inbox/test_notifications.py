@@ -105,3 +105,13 @@ def test_a_delivery_that_keeps_failing_is_visible_in_the_admin(receiver, worker,
     assert row.status == NotificationStatus.FAILED and row.attempts == 2
     page = admin_client.get("/admin/inbox/notification/?status=failed").content.decode()
     assert f"{req.id}:escalated:webhook" in page and "the webhook answered 500" in page
+
+
+def test_a_request_nearing_its_deadline_notifies_once(receiver, worker):
+    hook = receiver(failures=0)
+    handle, req = start_and_wait(team_asker, approvals=1, timeout=4, remind_before=3)
+    key = f"{req.id}:deadline:webhook"
+    wait_for(lambda: Notification.objects.filter(key=key, status=NotificationStatus.SENT).exists(), 30)
+    assert handle.result(timeout=30)["outcome"] == "expired"  # the reminder did not end the wait
+    events = [json.loads(body)["event"] for _, _, body in hook.accepted()]
+    assert events == ["deadline"] and "Deadline near" in json.loads(hook.accepted()[0][2])["text"]

@@ -131,3 +131,14 @@ def test_the_api_needs_a_valid_token_and_never_a_session(live_server, client, re
     from inbox.models import ApiToken
 
     assert token not in str(list(ApiToken.objects.values_list("digest", "prefix")))  # stored hashed
+
+
+def test_the_api_answers_in_json_for_unknown_requests_and_wrong_methods(live_server, reviewer):
+    token = tokens.create(reviewer, "bot")
+    missing = f"{live_server.url}/api/v1/requests/00000000-0000-0000-0000-000000000000/"
+    status, body = call(missing, token)
+    assert status == 404 and "No request has this id" in body["error"]
+    assert call(missing + "decide/", token, {"choice": "approve"})[0] == 404
+    assert call(missing + "decide/", token)[0] == 405
+    status, body = call(f"{live_server.url}/api/v1/requests/", token, {"x": 1})
+    assert status == 405 and "Use GET" in body["error"]
