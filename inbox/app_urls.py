@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import api, team
+from .views import team
 from .views.agents import start_agent
 from .views.decide import decide, edit_preview
 from .views.detail import request_detail, request_status
@@ -20,7 +20,4 @@ urlpatterns = [
     path("bulk/", team.bulk_decide, name="bulk"),
     path("requests/<uuid:request_id>/comment/", team.comment, name="comment"),
     path("requests/<uuid:request_id>/claim/", team.claim, name="claim"),
-    path("api/v1/requests/", api.waiting, name="api-waiting"),
-    path("api/v1/requests/<uuid:request_id>/", api.one, name="api-request"),
-    path("api/v1/requests/<uuid:request_id>/decide/", api.decide, name="api-decide"),
 ]

@@ -137,6 +137,9 @@ def test_the_page_shows_the_quorum_who_approved_and_then_every_approver(make_use
     page = signed_in(alice).get(f"/requests/{req.id}/").content.decode()
     assert "1 of 2 approvals: bob." in page and "carol asked for it and cannot approve" in page
     assert "bob</strong> · approval (round 1)" in page  # in the request's history
+    assert "You approved it" not in page
+    mine = signed_in(bob).get(f"/requests/{req.id}/").content.decode()
+    assert "You approved it; it waits for another reviewer." in mine
     carol = signed_in(make_user("carol"))
     own = carol.get(f"/requests/{req.id}/").content.decode()
     assert "You asked for this request: another reviewer decides it." in own
