@@ -47,6 +47,7 @@ def test_bulk_reject_with_one_reason_reports_each_row(reviewer_page, url, make_r
     record = DecisionRecord.objects.get(request=first)
     assert (record.reviewer_name, record.choice, record.reason) == ("alice", "reject", "Refunds are frozen this week")
     assert not DecisionRecord.objects.filter(request=third).exists()
+    assert violations(page) == []  # the results page keeps the policy too
     # Back in the list, the third is still waiting, selectable, and nothing broke the page's policy.
     page.get_by_role("link", name="← Inbox").click()
     expect(page.get_by_label("Select “Refund order 3”")).to_be_visible()

@@ -142,3 +142,20 @@ def test_the_api_answers_in_json_for_unknown_requests_and_wrong_methods(live_ser
     assert call(missing + "decide/", token)[0] == 405
     status, body = call(f"{live_server.url}/api/v1/requests/", token, {"x": 1})
     assert status == 405 and "Use GET" in body["error"]
+
+
+def test_manage_py_inbox_token_prints_a_working_token_once(live_server, reviewer, make_request):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("inbox_token", reviewer.username, "--name", "phone", stdout=out)
+    token = out.getvalue().strip()
+    req = make_request()
+    status, body = call(f"{live_server.url}/api/v1/requests/{req.id}/", token)
+    assert status == 200 and body["title"] == req.title and body["may_decide"] is True
+    from inbox.models import ApiToken
+
+    stored = ApiToken.objects.get(name="phone")
+    assert stored.last_used_at is not None and token not in (stored.digest, stored.prefix)
