@@ -64,5 +64,6 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
     if context["tab"] == "activity":
         context.update(activity.activity(req))
     if context["tab"] == "history":
-        context["history"] = Request.objects.filter(run_id=req.run_id).select_related("decision").order_by("created_at")
+        requests = Request.objects.filter(run_id=req.run_id).select_related("decision").prefetch_related("notes")
+        context["history"] = requests.order_by("created_at")
     return context

@@ -148,3 +148,18 @@ def test_the_page_shows_the_quorum_who_approved_and_then_every_approver(make_use
     assert '<span id="decided-by">bob, alice</span>' in page
     decided = signed_in(alice).get("/?tab=decided").content.decode()
     assert "by bob, alice," in decided
+
+
+def test_the_history_tab_keeps_comments_approvals_and_every_approver(make_user, make_request):
+    alice, bob = make_user("alice"), make_user("bob")
+    req = make_request(approvals_needed=2)
+    from inbox.deciding import decide
+    from inbox.discussion import comment
+
+    comment(req.id, bob, "Checked the PO")
+    decide(req.id, bob, "approve")
+    decide(req.id, alice, "approve")
+    html = signed_in(alice).get(f"/requests/{req.id}/?tab=history").content.decode()
+    assert '<dd class="history-approvers">bob, alice</dd>' in html
+    assert re.findall(r'data-kind="(\w+)"', html) == ["comment", "approval", "approval"]
+    assert "Checked the PO" in html
