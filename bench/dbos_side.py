@@ -73,6 +73,43 @@ def parked(topic: str = "never") -> object:
     return DBOS.recv(topic, timeout_seconds=7 * 24 * 3600)
 
 
+# agent_run: the same Pydantic AI agent as bench/workflows.py, with DBOS's own durability.
+def _three_tools(messages, info):
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+
+    done = sum(isinstance(p, ToolReturnPart) for m in messages for p in m.parts)
+    if done < 3:
+        return ModelResponse(parts=[ToolCallPart(f"tool_{'abc'[done]}", {"x": done}, tool_call_id=f"c{done}")])
+    return ModelResponse(parts=[TextPart("done")])
+
+
+def _tool(x: int) -> int:
+    return x + 1
+
+
+def _bench_agent():
+    try:
+        from pydantic_ai import Agent
+        from pydantic_ai.durable_exec.dbos import DBOSDurability
+        from pydantic_ai.models.function import FunctionModel
+    except ImportError:  # pydantic-ai-slim is not installed beside dbos: no agent figure
+        return None
+    agent = Agent(FunctionModel(_three_tools), name="bench", capabilities=[DBOSDurability()])
+    for name in ("tool_a", "tool_b", "tool_c"):
+        agent.tool_plain(name=name)(_tool)
+    return agent
+
+
+bench_agent = _bench_agent()
+
+
+@DBOS.workflow()
+async def agent_run_workflow() -> float:
+    began = time.perf_counter()
+    await bench_agent.run("go")
+    return time.perf_counter() - began
+
+
 # --- the figures ------------------------------------------------------------------------
 
 
@@ -165,7 +202,20 @@ def parked_waiters(n: int) -> dict:
     }
 
 
+def agent_run(n: int) -> dict:
+    import asyncio
+
+    async def runs() -> list[float]:
+        for _ in range(5):
+            await (await DBOS.start_workflow_async(agent_run_workflow)).get_result()
+        return [await (await DBOS.start_workflow_async(agent_run_workflow)).get_result() * 1000 for _ in range(n)]
+
+    per_run = asyncio.run(runs())
+    return {"value": statistics.median(per_run), "samples": per_run}
+
+
 FIGURES = {
+    "agent_run": agent_run,
     "step_overhead": step_overhead,
     "throughput": throughput,
     "wake": wake,

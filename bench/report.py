@@ -96,6 +96,7 @@ GOALS: dict[str, tuple[str, Check]] = {
     "inbox_list_ms_10k": ("<= 50 ms", _le(lambda f, _: 50.0)),
     "inbox_list_queries_10k": ("same as at 100", _same_queries),
     "takeover_s_1k": ("<= lease + 10 s", _takeover_goal),
+    "agent_run_ms": ("<= 0.3 x DBOS", lambda f, _: None if f.ratio is None else f.ratio <= 0.3),
 }
 
 

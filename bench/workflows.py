@@ -5,6 +5,7 @@
 
 import os
 import time
+from typing import Any
 
 from django.db import connection
 
@@ -88,3 +89,43 @@ def asking_agent(i: int) -> str:
         timeout=7 * 24 * 3600 + i,
     )
     return str(decision.outcome)
+
+
+# --- agent_run_ms: a Pydantic AI agent with three tool calls on an instant model ----------------
+
+
+def _three_tools(messages: list[Any], info: Any) -> Any:
+    """Call tool_a, tool_b and tool_c one after the other, then answer: 4 model requests."""
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+
+    done = sum(isinstance(p, ToolReturnPart) for m in messages for p in m.parts)
+    if done < 3:
+        return ModelResponse(parts=[ToolCallPart(f"tool_{'abc'[done]}", {"x": done}, tool_call_id=f"c{done}")])
+    return ModelResponse(parts=[TextPart("done")])
+
+
+def _bench_agent() -> Any:
+    from pydantic_ai import Agent
+    from pydantic_ai.models.function import FunctionModel
+
+    from durable.pydantic_ai import Durability
+
+    agent: Any = Agent(FunctionModel(_three_tools), name="bench", capabilities=[Durability()])
+    for name in ("tool_a", "tool_b", "tool_c"):
+        agent.tool_plain(name=name)(_tool)
+    return agent
+
+
+def _tool(x: int) -> int:
+    return x + 1
+
+
+bench_agent = _bench_agent()
+
+
+@durable.workflow()
+async def agent_run() -> float:
+    """One agent run: 4 model requests and 3 tool calls, each a step; returns its seconds."""
+    began = time.perf_counter()
+    await bench_agent.run("go")
+    return time.perf_counter() - began

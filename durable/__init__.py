@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Queue",
     "WorkflowHandle",
+    "call_sync",
     "cancel",
     "event_history",
     "fork",
@@ -19,6 +20,7 @@ __all__ = [
     "retrieve",
     "run_cancelled",
     "run_finished",
+    "run_forked",
     "run_resumed",
     "send",
     "set_event",
@@ -42,6 +44,7 @@ __all__ = [
     "WorkflowNotFound",
 ]
 
+from .aio import call_sync
 from .exceptions import (
     DurableError,
     EngineError,
@@ -57,7 +60,7 @@ from .exceptions import (
 )
 from .queues import Queue
 from .registry import workflow
-from .signals import run_cancelled, run_finished, run_resumed
+from .signals import run_cancelled, run_finished, run_forked, run_resumed
 from .steps import step
 
 # The rest touches models, which need the app registry: load it on first use so that

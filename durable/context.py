@@ -1,7 +1,8 @@
 """The state of the run executing on this thread, and the signals that unwind it."""
 
+import time
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,9 @@ class RunContext:
     pending: "Checkpoint | None" = None
     # Runs the worker wants leased in the statement that records this run's end.
     then: "ClaimRequest | None" = None
+    # When the database last confirmed that this worker holds the run (its claim, or a write
+    # that checked the lease), on the monotonic clock.
+    confirmed_at: float = field(default_factory=time.monotonic)
 
     def next_seq(self) -> int:
         if self.interrupt:

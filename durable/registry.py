@@ -5,6 +5,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from . import aio
 from .exceptions import WorkflowImportError
 
 P = ParamSpec("P")
@@ -18,7 +19,9 @@ class Workflow(Generic[P, R]):
 
     def __init__(self, fn: Callable[P, R], name: str | None, max_recovery_attempts: int | None) -> None:
         functools.update_wrapper(self, fn)
-        self.fn = fn
+        self.call = fn
+        # What a worker runs: a plain function, also for an ``async def`` workflow (see aio.py).
+        self.fn: Callable[P, R] = aio.blocking(fn) if aio.is_async(fn) else fn  # type: ignore[arg-type]
         self.target = f"{fn.__module__}:{fn.__qualname__}"
         self.name = name or f"{fn.__module__}.{fn.__qualname__}"
         self.max_recovery_attempts = max_recovery_attempts
@@ -31,7 +34,7 @@ class Workflow(Generic[P, R]):
         _by_name[self.name] = self
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
+        return self.call(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<durable workflow {self.name}>"

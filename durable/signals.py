@@ -15,3 +15,7 @@ run_finished = Signal()
 # Sent (sender=WorkflowRun, run_id=...) once ``durable.resume`` of a cancelled, failed or parked run
 # has committed: the run is enqueued to continue from its last checkpoint.
 run_resumed = Signal()
+
+# Sent (sender=WorkflowRun, run_id=<the new run>, forked_from=<the original>, from_step=n) once a
+# fork has committed: the new run keeps the original's checkpoints before operation n.
+run_forked = Signal()

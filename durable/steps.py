@@ -7,7 +7,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from django.utils import timezone
 
-from . import context, serialization
+from . import aio, context, serialization
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +38,8 @@ def step(
 
     def decorate(f: Callable[P, R]) -> Callable[P, R]:
         step_name = name or f.__qualname__
+        if aio.is_async(f):
+            return aio.step(f, step_name, retries, backoff, interval)  # type: ignore[arg-type, return-value]
 
         @functools.wraps(f)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

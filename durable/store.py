@@ -373,6 +373,11 @@ def event_topic(run_id: str, key: str) -> str:
 # --- the end of a run -----------------------------------------------------------------------
 
 
+def leases_with_end() -> bool:
+    """Whether a run's end can also lease the thread's next run in the same statement (PostgreSQL)."""
+    return _pg()
+
+
 def finish(
     run_id: str,
     owner: str,
@@ -514,6 +519,10 @@ def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
         events = Event.objects.using(db()).filter(run_id=original.id, seq__lt=from_step)
         Event.objects.using(db()).bulk_create([_copy(e, Event, run_id=new_id) for e in events])
         notify.workers_after_commit()
+        send = signals.run_forked.send_robust
+        transaction.on_commit(
+            lambda: send(sender=WorkflowRun, run_id=new_id, forked_from=original.id, from_step=from_step), using=db()
+        )
 
 
 def _copy(obj: Any, model: Any, **changes: Any) -> Any:

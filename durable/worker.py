@@ -17,7 +17,7 @@ from typing import Any
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from . import faults, pgsql, store
+from . import faults, store
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
@@ -184,7 +184,7 @@ class Worker:
     def _claim_with_end(self) -> ClaimRequest | None:
         """What to lease with the run's end: the next run for this thread, unless queue limits
         need the loop's claim (which counts and locks) or the database is not PostgreSQL."""
-        if self.stopping.is_set() or not pgsql.enabled(self.alias) or limited_queues():
+        if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
             return None
         return ClaimRequest(self.id, self.lease, 1, queues=self._queues())
 
@@ -224,7 +224,7 @@ class Worker:
                 return outcome  # its lease runs out and another worker takes it
             pending, ctx.then = ctx.pending, None
             ctx = RunContext(run_id=run.id, owner=self.id, checkpoints={}, forked_from=run.forked_from)
-            ctx.pending = pending
+            ctx.pending, ctx.confirmed_at = pending, 0.0  # nothing has confirmed the lease since the fault
             with self.lock:
                 if run.id in self.inflight:
                     self.inflight[run.id] = (ctx, run.queue)
@@ -255,6 +255,11 @@ class Worker:
             if len(runs) >= limit:
                 break
             runs += self._claim_queue(q, limit - len(runs))
+        with self.lock:
+            # A run of ours whose renewal came late (a busy SQLite write lock, a starved thread) looks
+            # abandoned; the claim has just renewed its lease, and the thread running it goes on.
+            mine = {r.id for r in runs if r.recovered and r.id in self.inflight}
+        runs = [r for r in runs if r.id not in mine]
         for r in runs:
             if r.recovered:
                 logger.info("recovering workflow run %s from a dead worker", r.id)

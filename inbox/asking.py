@@ -12,7 +12,7 @@ from django.utils import timezone
 import durable
 from durable.models import WorkflowRun
 
-from . import notifying, wire
+from . import forks, notifying, wire
 from . import schema as schemas
 from .decision import Decision, Outcome, RequestExpired
 from .escalating import Timer, escalate
@@ -80,12 +80,13 @@ def ask(
     asked_at = durable.now()
     deadline = None if timeout is None else asked_at + _duration(timeout)
     escalate_at = None if escalate_after is None else asked_at + _duration(escalate_after)
-    request_id = publish_request(spec, deadline, escalate_at)
+    published = publish_request(spec, deadline, escalate_at)
+    request_id = forks.request_id_for(durable.workflow_id(), published)  # a fork's own copy
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": "waiting"})
     if spec.assignee_kind:
         notifying.notify(request_id, notifying.ASSIGNED)
     timers = _timers(request_id, spec, deadline, escalate_at, remind_before)
-    decision = _wait(request_id, spec, deadline, timers)
+    decision = _wait(request_id, spec, deadline, published, timers)
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": str(decision.outcome)})
     if decision.expired and spec.on_expiry == OnExpiry.RAISE:
         raise RequestExpired(request_id, spec.title)
@@ -108,7 +109,9 @@ def _timers(
     return sorted(timers, key=lambda t: t.at)
 
 
-def _wait(request_id: str, spec: Spec, deadline: datetime | None, timers: list[Timer] | None = None) -> Decision:
+def _wait(
+    request_id: str, spec: Spec, deadline: datetime | None, published: str, timers: list[Timer] | None = None
+) -> Decision:
     timers = list(timers or [])
     while True:
         # Escalations and reminders fall due inside this wait: a recv that times out at the
@@ -127,7 +130,8 @@ def _wait(request_id: str, spec: Spec, deadline: datetime | None, timers: list[T
                 return Decision(Outcome.EXPIRED, request_id, dict(spec.arguments), on_expiry=spec.on_expiry)
         fields = wire.parse(message)
         # A decision for an older request of this run (or anything malformed) is consumed and skipped.
-        if fields is not None and fields["request_id"] == request_id:
+        # A fork replays the decision its original received for the request it published.
+        if fields is not None and fields["request_id"] in (request_id, published):
             return _decision(fields, spec)
 
 

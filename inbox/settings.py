@@ -94,6 +94,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", str(BASE_DIR / "var" / "test.sqlite3"))}
 
+# CockroachDB mode on PostgreSQL (CI's third pass): its isolation level, and no LISTEN/NOTIFY.
+# The server default covers statements outside transactions too, which isolation_level does not.
+if os.environ.get("DATABASE_ISOLATION") == "serializable" and "postgresql" in DATABASES["default"]["ENGINE"]:
+    from psycopg import IsolationLevel
+
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        isolation_level=IsolationLevel.SERIALIZABLE, options="-c default_transaction_isolation=serializable"
+    )
+if "DURABLE_USE_NOTIFY" in os.environ:
+    DURABLE_USE_NOTIFY = env_bool("DURABLE_USE_NOTIFY", True)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -118,6 +129,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# The demo agents' model: a Pydantic AI model string ("openai:gpt-5"); empty for the offline scripts.
+INBOX_MODEL = os.environ.get("INBOX_MODEL", "")
 
 LOGGING = {
     "version": 1,

@@ -1,14 +1,23 @@
-"""Shared fixtures: an in-process worker, real worker subprocesses, and the test database URL."""
+"""Shared fixtures and helpers: an in-process worker, real worker subprocesses, the test database
+URL, polling with a deadline, and the inbox's request and decision as the tests build them."""
 
 import threading
+import time
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
+from django.urls import reverse
+from django.utils import timezone
 
+from durable import serialization
+from durable.models import Status, WorkflowRun
 from durable.testing import WorkerProcesses
 from durable.worker import Worker
+from inbox.models import INBOX_TOPIC, Request, RequestStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 (ROOT / "var").mkdir(exist_ok=True)  # the SQLite test database lives there (settings.py)
@@ -62,3 +71,64 @@ def worker_processes(transactional_db, tmp_path) -> Iterator[WorkerProcesses]:
 def postgres_only() -> None:
     if not is_postgres():
         pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture
+def notify_on(postgres_only) -> None:
+    """For tests of LISTEN/NOTIFY itself: skipped where it is off (CockroachDB mode, DURABLE_USE_NOTIFY=0)."""
+    from durable.conf import get_settings
+
+    if not get_settings().notify_enabled:
+        pytest.skip("LISTEN/NOTIFY is off (DURABLE_USE_NOTIFY=0, as on CockroachDB)")
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "the condition", interval: float = 0.02):
+    """Poll ``predicate`` until it returns something truthy and return that; fail naming ``what``
+    after ``timeout`` seconds. The deadline is a bound for a failing test, not a speed claim."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except OperationalError as error:
+            # A read that lost a serialization conflict (CockroachDB mode, SQLSTATE 40001) is
+            # retried, as CockroachDB's clients must: the test's poll is such a client.
+            if getattr(error.__cause__, "sqlstate", None) != "40001":
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def post_decision(client, req, choice=None, htmx=False, **fields):
+    """POST to the decide endpoint as the inbox's form does: the choice, the digest of what the
+    reviewer was shown, and any other fields (``reason``, ``response``, ``arguments_json``)."""
+    body = {"shown": req.shown_digest()} | ({"choice": choice} if choice is not None else {}) | fields
+    return client.post(reverse("inbox:decide", args=[req.id]), body, **(HTMX if htmx else {}))
+
+
+def build_request(status=RequestStatus.OPEN, run_status=Status.WAITING, deadline=timedelta(hours=1), **fields):
+    """A request and its run, as ``inbox.ask`` and the engine leave them (real rows, no worker)."""
+    run = WorkflowRun.objects.create(
+        name=fields.pop("agent", "tests.inbox.workflows.asker"),
+        target="tests.inbox.workflows:asker",
+        inputs=serialization.dumps(([], {})),
+        status=run_status,
+        wait_topic=INBOX_TOPIC if run_status == Status.WAITING else None,
+    )
+    values = {
+        "title": "Refund 10 EUR?",
+        "body_markdown": "The customer is **unhappy**.",
+        "action": "issue_refund",
+        "arguments": {"amount": 10, "currency": "EUR", "express": False, "tags": ["a"]},
+        "choices": ["approve", "reject", "edit", "respond"],
+        "deadline": None if deadline is None else timezone.now() + deadline,
+    } | fields
+    run.wait_until = values["deadline"]
+    run.save()
+    return Request.objects.create(id=uuid.uuid4(), run=run, agent=run.name, status=status, **values)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,29 @@ FIGURES = {
     "inbox_list_ms_10k",
     "inbox_list_queries_10k",
     "takeover_s_1k",
+    "agent_run_ms",
 }
 
 
+@pytest.fixture
+def bench_database(postgres_only):
+    """A database name of this run's own (two runs on one server must not share it), dropped after."""
+    from bench import env
+
+    name = f"durable_bench_quicktest_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    yield name
+    import psycopg
+
+    with psycopg.connect(env.libpq_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.mark.slow
-def test_quick_benchmark_prints_every_figure(postgres_only):
-    env = {**os.environ, "BENCH_DB_NAME": "durable_bench_quicktest"}
+def test_quick_benchmark_prints_every_figure(bench_database):
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--no-dbos"],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "BENCH_DB_NAME": bench_database},
         capture_output=True,
         text=True,
         timeout=240,

@@ -32,6 +32,11 @@ def step_row(page, name):
     return page.locator("#steps tr.step", has=page.locator("code", has_text=name))
 
 
+def tool_row(page, agent, tool):
+    """The step of a Pydantic AI tool call, named by Pydantic AI."""
+    return step_row(page, f"{agent}__function_toolset__<agent>.call_tool:{tool}")
+
+
 def test_approve_leaves_the_live_list_and_the_run_finishes(signed_in, worker, url):
     inbox = signed_in
     expect(inbox.locator("#empty-inbox")).to_be_visible()
@@ -68,13 +73,13 @@ def test_approve_leaves_the_live_list_and_the_run_finishes(signed_in, worker, ur
     open_request(inbox, title)
     expect(inbox.locator("#decided-by")).to_have_text("alice")
     # What the agent did once approved, and how its run ended, on the request itself.
-    expect(inbox.locator("#after-list")).to_contain_text("deploy.deploy")
+    expect(inbox.locator("#after-list")).to_contain_text("deploy__function_toolset__<agent>.call_tool:deploy")
     expect(inbox.locator("#after-result")).to_have_attribute("data-status", "SUCCESS")
     expect(inbox.locator("#after-result-value")).to_contain_text('"status": "deployed"')
     inbox.locator("#tab-activity").click()
     expect(inbox.locator("#run-status")).to_have_attribute("data-status", "SUCCESS")
     expect(inbox.locator("#run-status")).to_have_text("Succeeded")
-    expect(step_row(inbox, "deploy.deploy")).to_contain_text("is live on production (canary)")
+    expect(tool_row(inbox, "deploy", "deploy")).to_contain_text("is live on production (canary)")
 
 
 def test_reject_needs_a_reason_and_the_agent_gets_it(reviewer_page, worker, url):
@@ -101,7 +106,7 @@ def test_reject_needs_a_reason_and_the_agent_gets_it(reviewer_page, worker, url)
     assert result == {"status": "declined", "outcome": "rejected", "reason": reason}
     # The agent told the customer why, and the history tab keeps the reason.
     page.goto(url(f"/requests/{req.id}/?tab=activity"))
-    expect(step_row(page, "refund.notify_customer")).to_contain_text(f"We could not refund this order: {reason}")
+    expect(tool_row(page, "refund", "notify_customer")).to_contain_text(f"We could not refund this order: {reason}")
     page.locator("#tab-history").click()
     expect(page.locator(".history-reason")).to_have_text(reason)
 
@@ -143,8 +148,8 @@ def test_edited_arguments_keep_their_types_show_a_diff_and_drive_the_agent(revie
     assert result["status"] == "refunded" and result["outcome"] == "edited"
     assert result["receipt"]["amount"] == 12.5 and isinstance(result["receipt"]["amount"], float)
     page.goto(url(f"/requests/{req.id}/?tab=activity"))
-    expect(step_row(page, "refund.issue_refund")).to_contain_text('"amount": 12.5')
-    expect(step_row(page, "refund.notify_customer")).to_contain_text("We refunded 12.50 EUR.")
+    expect(tool_row(page, "refund", "issue_refund")).to_contain_text('"amount": 12.5')
+    expect(tool_row(page, "refund", "notify_customer")).to_contain_text("We refunded 12.50 EUR.")
 
 
 def test_an_unanswered_request_expires_and_the_agent_gets_its_expiry(reviewer_page, worker, url):

@@ -2,24 +2,10 @@
 
 import contextlib
 import threading
-import time
-
-import pytest
 
 from durable.models import Checkpoint, WorkflowRun
 from durable.worker import Worker
-
-
-def wait_for(predicate, timeout=15.0, what="the condition"):
-    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
+from tests.conftest import wait_for as wait_for  # the one definition, for the tests that import it here
 
 
 def run_of(handle_or_id) -> WorkflowRun:

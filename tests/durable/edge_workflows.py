@@ -97,3 +97,9 @@ def parent_of_two_waiters() -> object:
     first = durable.start("tests.workflows.waiter", "never", None)
     second = durable.start("tests.workflows.waiter", "never", None)
     return [first.result(), second.result()]
+
+
+@durable.workflow()
+def publishes_event(key: str) -> str:
+    durable.set_event(key, "value")
+    return "published"

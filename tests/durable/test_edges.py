@@ -180,3 +180,12 @@ def test_durable_worker_refuses_options_it_cannot_work_with(options, message):
         [sys.executable, "manage.py", "durable_worker", *options], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0 and message in done.stderr
+
+
+def test_a_database_error_in_the_engines_write_fails_the_run_naming_it(workers, postgres_only):
+    # PostgreSQL refuses an event key longer than its column (SQLite would store it): not transient,
+    # not a lost lease, so the run fails at once with the cause instead of being recovered for ever.
+    handle = durable.start(e.publishes_event, "k" * 300)
+    run = wait_status(handle, "ERROR")
+    assert run.error_message.startswith("EngineError: The engine could not record the event")
+    assert "value too long" in run.error_message and run.recovery_attempts == 0

@@ -1,6 +1,7 @@
 """PostgreSQL's hot path: prepared single statements, and the plain fallback for poolers."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -155,14 +156,16 @@ def test_in_a_shared_commit_only_the_run_taken_over_is_stopped():
     assert Checkpoint.objects.filter(run_id=fine, seq=0).exists()
 
 
-def test_a_three_step_run_costs_four_statements_and_its_end_leases_the_next_run(django_assert_num_queries):
+def test_a_three_step_run_costs_three_statements_and_its_end_leases_the_next_run(django_assert_num_queries):
     first, second = durable.start(w.three_steps), durable.start(w.three_steps)
     worker = Worker(concurrency=1)
     [run] = worker.claim(1)
     ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={})
     ctx.then = ClaimRequest(worker.id, timedelta(seconds=30), 1)
-    # The cancel check before the first step's body, the first two steps' checkpoints (each also
-    # checks for a cancel), and the third with the run's end and the next claim.
+    ctx.confirmed_at = time.monotonic() + 60  # as just after the claim, however slow this machine is
+    # The first two steps' checkpoints (each also checks for a cancel before the next step; the
+    # claim just did before the first), and the third with the run's end and the next claim; then
+    # the inbox's run_finished receiver closes the run's open requests (none here).
     with django_assert_num_queries(4):
         outcome = execute(run, ctx)
     assert outcome.kind == "succeeded"
@@ -171,6 +174,15 @@ def test_a_three_step_run_costs_four_statements_and_its_end_leases_the_next_run(
     assert list(Checkpoint.objects.filter(run_id=first.id).values_list("seq", flat=True)) == [0, 1, 2]
     leased = WorkflowRun.objects.get(id=second.id)
     assert (leased.status, leased.lease_owner) == ("RUNNING", worker.id)
+
+
+def test_a_step_checks_for_a_cancel_when_nothing_confirmed_the_lease_just_before(django_assert_num_queries):
+    durable.start(w.three_steps)
+    worker = Worker(concurrency=1)
+    [run] = worker.claim(1)
+    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, confirmed_at=0.0)
+    with django_assert_num_queries(5):  # the lease check, then as above
+        assert execute(run, ctx).kind == "succeeded"
 
 
 def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_assert_num_queries):
@@ -185,6 +197,6 @@ def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_
     assert (recv.kind, recv.finished_at is not None) == ("recv", True)
     assert Message.objects.get(destination_id=handle.id).consumed_at is not None
     # The replay finds the recv done: it returns the message without a query of its own.
-    with django_assert_num_queries(1):  # the run's end
+    with django_assert_num_queries(2):  # the run's end, and the inbox's run_finished receiver
         assert execute(woken, RunContext(run_id=woken.id, owner=worker.id, checkpoints={})).kind == "succeeded"
     assert handle.result(timeout=1) == ["the answer"]

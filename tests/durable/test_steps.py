@@ -30,10 +30,10 @@ def test_a_failing_step_is_retried_with_backoff_until_it_succeeds(worker, ledger
     assert handle.result(timeout=10) == "ok after 3"
     stamps = [float(line.split()[2]) for line in w.ledger_lines("flaky ")]
     assert len(stamps) == 3
-    # interval 0.05 s, backoff 2: the waits grow 0.05 s, then 0.1 s.
+    # interval 0.05 s, backoff 2: the waits are at least 0.05 s, then 0.1 s. Only the lower bounds
+    # are the mechanism; a loaded machine can stretch either wait.
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1, gaps
-    assert gaps[1] > gaps[0]
     assert Checkpoint.objects.get(run_id=handle.id).attempts == 3
 
 

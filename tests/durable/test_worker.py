@@ -81,8 +81,11 @@ def test_two_worker_processes_share_the_work(postgres_only, worker_processes, le
     assert len(w.ledger_lines("start ")) == 12, "a run was executed twice"
 
 
-def test_listen_notify_wakes_a_parked_run_promptly(postgres_only, worker_processes):
-    worker_processes.start(poll=30.0, lease=120.0)  # only a notification can explain a fast reaction
+POLL = 30.0  # only a notification can explain a reaction within half of it
+
+
+def test_listen_notify_wakes_a_parked_run_promptly(notify_on, worker_processes):
+    worker_processes.start(poll=POLL, lease=120.0)
     wait_started(worker_processes)
     assert durable.start(w.adder, 1, 1).result(timeout=40) == 2  # warm-up: LISTEN is surely up now
 
@@ -91,8 +94,8 @@ def test_listen_notify_wakes_a_parked_run_promptly(postgres_only, worker_process
     wait_status(handle, "WAITING", timeout=5)
     sent = time.monotonic()
     durable.send(handle.id, "now", topic="wake")
-    assert handle.result(timeout=5) == "now"
-    assert sent - started < 3 and time.monotonic() - sent < 3
+    assert handle.result(timeout=POLL / 2) == "now"
+    assert sent - started < POLL / 2, "the run was claimed by a poll, not woken by a notification"
     assert "LISTEN/NOTIFY" in worker_processes.logs()
 
 
@@ -100,12 +103,15 @@ def _listening_backends():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME])
+        cursor.execute(  # this test's database only: the server is shared with other runs and projects
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+            [APPLICATION_NAME],
+        )
         return {pid for (pid,) in cursor.fetchall()}
 
 
-def test_a_worker_whose_listen_connection_dies_listens_again(postgres_only, worker_processes):
-    worker_processes.start(poll=30.0, lease=120.0)  # only a notification can explain a fast reaction
+def test_a_worker_whose_listen_connection_dies_listens_again(notify_on, worker_processes):
+    worker_processes.start(poll=POLL, lease=120.0)
     wait_started(worker_processes)
     assert durable.start(w.adder, 1, 1).result(timeout=40) == 2
     (first,) = wait_for(_listening_backends, what="the worker's LISTEN connection")
@@ -115,9 +121,7 @@ def test_a_worker_whose_listen_connection_dies_listens_again(postgres_only, work
         cursor.execute("SELECT pg_terminate_backend(%s)", [first])
     wait_for(lambda: _listening_backends() - {first}, 20, "the worker to LISTEN on a new connection")
 
-    sent = time.monotonic()
-    assert durable.start(w.adder, 2, 3).result(timeout=10) == 5
-    assert time.monotonic() - sent < 3
+    assert durable.start(w.adder, 2, 3).result(timeout=POLL / 2) == 5  # woken, not polled
     assert "LISTEN connection lost" in worker_processes.logs()
 
 
@@ -127,10 +131,8 @@ def test_polling_wakes_a_parked_run_without_notifications():
         assert not worker.use_notify
         handle = durable.start(w.parks, "wake")
         wait_status(handle, "WAITING")
-        sent = time.monotonic()
         durable.send(handle.id, "polled", topic="wake")
-        assert handle.result(timeout=10) == "polled"
-        assert time.monotonic() - sent < 3
+        assert handle.result(timeout=10) == "polled"  # notify is off: only the poll can have woken it
 
 
 def test_a_worker_subprocess_polls_on_sqlite(worker_processes):

@@ -112,3 +112,52 @@ def deadline_agent(timeout: float) -> str:
 @durable.workflow()
 def parker() -> object:
     return durable.recv("wake", timeout=None)
+
+
+# --- database outages: every kind of statement the hot path prepares -------------------------
+
+
+@durable.step()
+def quick_work(label: str, n: int) -> str:
+    side_effect(label, pause=0.1)
+    return f"{label}:{n}"
+
+
+@durable.workflow()
+def outage_agent(n: int) -> list:
+    done = [quick_work(f"s{i}", n) for i in range(3)]
+    durable.sleep(0.5)
+    durable.send(durable.workflow_id(), n, topic="self")
+    echoed = durable.recv("self", timeout=300)
+    done += [quick_work(f"s{i}", n) for i in range(3, 5)]
+    return [*done, echoed]
+
+
+def outage_expected(n: int) -> list:
+    return [f"s{i}:{n}" for i in range(5)] + [n]
+
+
+OUTAGE_SHAPE = [("step", "quick_work")] * 3 + [("sleep", "sleep"), ("send", "self"), ("recv", "self")]
+OUTAGE_SHAPE += [("step", "quick_work")] * 2
+
+
+# --- a step longer than the lease, and a backlog of messages -------------------------------
+
+
+@durable.step()
+def long_step(seconds: float) -> int:
+    sid = durable.step_id()
+    ledger_line(f"start {sid} long {os.getpid()}")
+    time.sleep(seconds)  # the step's own work outlasting the lease: the workload, not a wait
+    ledger_line(f"end {sid} long {os.getpid()}")
+    return os.getpid()
+
+
+@durable.workflow()
+def outlives_its_lease(seconds: float) -> int:
+    return long_step(seconds)
+
+
+@durable.workflow()
+def reads_backlog(count: int) -> list:
+    return [durable.recv("backlog", timeout=None) for _ in range(count)]

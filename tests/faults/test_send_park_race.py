@@ -17,11 +17,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 RUNS = 1000
 CHASERS = 2
 SWEEPERS = 2
+# Each side of the race must have happened for the test to prove anything: messages that met a
+# parked run and messages buffered before the recv (without the parked-run chaser, one run of
+# issue #11 had only 7 of 1,000 runs parked before their message).
+MIN_EACH_SIDE = 5
 
 
 class Senders:
     """Send one message to every run: chasers aim at runs a worker is executing right now (between
-    claim and park, the race window); sweepers go through the rest in the order workers claim."""
+    claim and park, the race window), one at runs already parked; sweepers go through the rest in
+    the order workers claim (most are still queued: their message is buffered)."""
 
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
@@ -39,16 +44,17 @@ class Senders:
     def send(self, run_id: str) -> None:
         durable.send(run_id, f"wake {run_id}", topic="wake")
 
-    def chase(self) -> None:
+    def chase(self, status: str = Status.RUNNING) -> None:
         while len(self.sent) < len(self.ids):
-            running = WorkflowRun.objects.filter(status=Status.RUNNING).values_list("id", flat=True)[:20]
+            running = WorkflowRun.objects.filter(status=status).values_list("id", flat=True)[:20]
             hits = [run_id for run_id in running if self.take(run_id)]
             for run_id in hits:
                 self.send(run_id)
-            with self.lock:
-                self.while_running += len(hits)
+            if status == Status.RUNNING:
+                with self.lock:
+                    self.while_running += len(hits)
             if not hits:
-                time.sleep(0.001)  # poll interval while no run is executing
+                time.sleep(0.001)  # poll interval while no run is in that state
 
     def sweep(self, offset: int) -> None:
         for run_id in self.ids[offset::SWEEPERS]:
@@ -57,6 +63,7 @@ class Senders:
 
     def run(self) -> None:
         threads = [threading.Thread(target=closing(self.chase)) for _ in range(CHASERS)]
+        threads.append(threading.Thread(target=closing(self.chase), args=(Status.WAITING,)))
         threads += [threading.Thread(target=closing(self.sweep), args=(i,)) for i in range(SWEEPERS)]
         for t in threads:
             t.start()
@@ -106,5 +113,8 @@ def test_sends_racing_parks_lose_no_wake_up(worker_processes, scenario_report):
         seconds=round(seconds, 1),
     )
     assert lost == [], f"{len(lost)} runs never got their message: {lost[:5]}"
+    assert parked_first >= MIN_EACH_SIDE, f"only {parked_first} sends met a parked run: no race was tested"
+    assert recvs.count() - parked_first >= MIN_EACH_SIDE, "no message arrived before its recv: no race was tested"
+    assert senders.while_running > 0, "no send aimed at a run between its claim and its park"
     assert Message.objects.count() == RUNS and not Message.objects.filter(consumed_at__isnull=True).exists()
     assert recvs.count() == RUNS and not recvs.filter(finished_at__isnull=True).exists()

@@ -4,24 +4,23 @@ URL fails ``test_every_url_is_classified`` until it is given its expected behavi
 import json
 import re
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
-from django.utils import timezone
 
-from durable import serialization
 from durable.models import Message, Status, WorkflowRun
-from inbox.models import INBOX_TOPIC, DecisionRecord, Request
+from inbox.models import DecisionRecord
 from inbox.reviewers import ensure_reviewers_group
+from tests.conftest import build_request, post_decision
 
 pytestmark = pytest.mark.django_db
 
 INBOX_METHODS = {"list": "GET", "detail": "GET", "status": "GET", "decide": "POST", "edit": "POST", "start": "GET"}
 INBOX_METHODS |= {"bulk": "POST", "comment": "POST", "claim": "POST"}  # the token API: tests/inbox/test_quorum.py
 ADMIN_OPEN = {"login", "logout", "view_on_site"}  # the sign-in page itself; view_on_site is Django's redirect shortcut
+ARGUMENTS = {"amount": 10, "currency": "EUR"}
 ADMIN_SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "autocomplete", "jsi18n"}
 
 
@@ -46,8 +45,8 @@ def world(db, settings):
     reviewer.groups.add(group)
     staff = User.objects.create_user("stan", is_staff=True)  # staff, but no model permissions
     superuser = User.objects.create_superuser("sue", "sue@example.com", "pw")
-    open_req = make_request("open")
-    decided = make_request("decided")
+    open_req = build_request(title="Refund (open)?", arguments=ARGUMENTS)
+    decided = build_request(status="decided", title="Refund (decided)?", arguments=ARGUMENTS)
     record = DecisionRecord.objects.create(
         request=decided, run_id=decided.run_id, reviewer=reviewer, reviewer_name="rita", choice="approve",
         arguments_before={}, shown_digest=decided.shown_digest(),
@@ -76,27 +75,6 @@ def team_objects(req, reviewer):
         "inbox/notification": f"{req.id}:assigned:email",
         "inbox/apitoken": str(ApiToken.objects.get().pk),
     }
-
-
-def make_request(label, schema=None):
-    run = WorkflowRun.objects.create(
-        name="tests.inbox.workflows.asker",
-        target="tests.inbox.workflows:asker",
-        inputs=serialization.dumps(([], {})),
-        status=Status.WAITING,
-        wait_topic=INBOX_TOPIC,
-    )
-    return Request.objects.create(
-        id=uuid.uuid4(),
-        run=run,
-        agent=run.name,
-        title=f"Refund ({label})?",
-        arguments={"amount": 10, "currency": "EUR"},
-        schema=schema,
-        choices=["approve", "reject", "edit", "respond"],
-        deadline=timezone.now() + timedelta(hours=1),
-        status="open" if label == "open" else "decided",
-    )
 
 
 def inbox_urls(req_id):
@@ -183,7 +161,8 @@ def test_unknown_or_malformed_ids_are_404(client, world, bad_id):
         url = f"/requests/{bad_id}/" + ("" if name == "detail" else f"{name}/")
         assert call(client, INBOX_METHODS[name], url, {"choice": "approve"}).status_code == 404, url
     assert client.get(f"/admin/durable/workflowrun/{bad_id}/fork/").status_code == 404
-    for model in ("durable/workflowrun", "inbox/request", "inbox/decisionrecord"):
+    assert client.get(f"/admin/durable/workflowrun/{bad_id}/change/").status_code == 404  # a run's story
+    for model in ("inbox/request", "inbox/decisionrecord"):
         # Django's admin answers an unknown object with its index and a notice, never an error page.
         response = client.get(f"/admin/{model}/{bad_id}/change/", follow=True)
         assert response.status_code == 200 and "doesn\u2019t exist" in response.content.decode(), model
@@ -209,10 +188,6 @@ def test_garbage_in_the_inbox_query_string_is_never_a_server_error(client, world
     assert client.get(reverse("inbox:detail", args=[world["req"].id]) + f"?{query}&act=%00").status_code == 200
 
 
-def decide(client, req, **data):
-    return client.post(reverse("inbox:decide", args=[req.id]), {"shown": req.shown_digest(), **data})
-
-
 def edit(client, req, text):
     return client.post(reverse("inbox:edit", args=[req.id]), {"mode": "json", "arguments_json": text})
 
@@ -221,11 +196,11 @@ def test_malformed_and_oversized_forms_are_400_with_a_message(client, world):
     client.force_login(world["reviewer"])
     req = world["req"]
     cases = [
-        (decide(client, req), "This field is required"),
-        (decide(client, req, choice="nuke"), "Select a valid choice"),
-        (decide(client, req, choice="reject"), "Say why you reject it"),
-        (decide(client, req, choice="reject", reason="x" * 10_001), "at most 10000 characters"),
-        (decide(client, req, choice="approve", shown="forged"), "reload the page"),
+        (post_decision(client, req), "This field is required"),
+        (post_decision(client, req, choice="nuke"), "Select a valid choice"),
+        (post_decision(client, req, choice="reject"), "Say why you reject it"),
+        (post_decision(client, req, choice="reject", reason="x" * 10_001), "at most 10000 characters"),
+        (post_decision(client, req, choice="approve", shown="forged"), "reload the page"),
         (edit(client, req, "{"), "not valid JSON"),
         (edit(client, req, "[1, 2]"), "must be a JSON object"),
         (edit(client, req, '{"amount": NaN}'), "not valid JSON"),
@@ -237,7 +212,7 @@ def test_malformed_and_oversized_forms_are_400_with_a_message(client, world):
         assert response.status_code == 400, message
         assert message in response.content.decode(), message
     # Past Django's request limits the request never reaches a view: a plain 400.
-    huge = decide(client, req, choice="respond", response="x" * 3_000_000)
+    huge = post_decision(client, req, choice="respond", response="x" * 3_000_000)
     many = client.post(reverse("inbox:decide", args=[req.id]), {f"f{i}": i for i in range(1_100)})
     for response in (huge, many):
         assert response.status_code == 400 and "Bad Request" in response.content.decode()
@@ -250,11 +225,11 @@ def test_arguments_that_break_the_schema_are_a_form_error(client, world):
         "properties": {"amount": {"type": "number", "maximum": 100}, "currency": {"enum": ["EUR", "USD"]}},
         "required": ["amount", "currency"],
     }
-    req = make_request("open", schema=schema)
+    req = build_request(title="Refund (open)?", arguments=ARGUMENTS, schema=schema)
     client.force_login(world["reviewer"])
     for text in ('{"amount": 1000, "currency": "EUR"}', '{"amount": 5, "currency": "BTC"}', '{"amount": 5}'):
         preview = edit(client, req, text)
-        final = decide(client, req, choice="edit", arguments_json=text)
+        final = post_decision(client, req, choice="edit", arguments_json=text)
         assert preview.status_code == 400 and final.status_code == 400, text
         assert 'class="errorlist' in preview.content.decode() and 'class="errorlist' in final.content.decode()
     assert not DecisionRecord.objects.filter(request=req).exists()
@@ -276,7 +251,7 @@ CRAFTED = json.dumps({"py/object": f"{__name__}.Canary", "py/state": {"armed": T
 def test_a_crafted_py_object_payload_in_a_form_field_is_stored_and_shown_as_text(client, world):
     client.force_login(world["reviewer"])
     req = world["req"]
-    assert decide(client, req, choice="respond", response=CRAFTED).status_code == 302
+    assert post_decision(client, req, choice="respond", response=CRAFTED).status_code == 302
     assert DecisionRecord.objects.get(request=req).response == CRAFTED
     delivered = Message.objects.get(destination_id=req.run_id).value  # decoded the way the agent decodes it
     assert delivered["response"] == CRAFTED, "the agent receives the text, not an object"

@@ -1,31 +1,14 @@
 """Fixtures for the inbox: reviewers, signed-in clients, and waiting requests."""
 
-import time
-import uuid
-from datetime import timedelta
-
 import pytest
 from django.contrib.auth.models import Group, User
-from django.utils import timezone
 
 import durable
-from durable import serialization
 from durable.models import Status, WorkflowRun
 from inbox.models import INBOX_TOPIC, Request, RequestStatus
 from inbox.reviewers import ensure_reviewers_group
-
-
-def wait_for(condition, timeout=15.0, what="the condition"):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = 0.02
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from tests.conftest import build_request
+from tests.conftest import wait_for as wait_for  # the one definition, for the tests that import it here
 
 
 def waiting_request(run_id, timeout=15.0):
@@ -76,28 +59,7 @@ def reviewer_client(client, reviewer):
 @pytest.fixture
 def make_request(db):
     """A request whose run is parked on the inbox (real rows, as ask() and the engine leave them)."""
-
-    def make(status=RequestStatus.OPEN, run_status=Status.WAITING, deadline=timedelta(hours=1), **fields):
-        run = WorkflowRun.objects.create(
-            name=fields.pop("agent", "tests.inbox.workflows.asker"),
-            target="tests.inbox.workflows:asker",
-            inputs=serialization.dumps(([], {})),
-            status=run_status,
-            wait_topic=INBOX_TOPIC if run_status == Status.WAITING else None,
-        )
-        values = {
-            "title": "Refund 10 EUR?",
-            "body_markdown": "The customer is **unhappy**.",
-            "action": "issue_refund",
-            "arguments": {"amount": 10, "currency": "EUR", "express": False, "tags": ["a"]},
-            "choices": ["approve", "reject", "edit", "respond"],
-            "deadline": None if deadline is None else timezone.now() + deadline,
-        } | fields
-        run.wait_until = values["deadline"]
-        run.save()
-        return Request.objects.create(id=uuid.uuid4(), run=run, agent=run.name, status=status, **values)
-
-    return make
+    return build_request
 
 
 def start_and_wait(workflow, *args, **kwargs):

@@ -6,13 +6,9 @@ import pytest
 from django.urls import reverse
 
 from inbox.models import DecisionRecord
+from tests.conftest import post_decision
 
 pytestmark = pytest.mark.django_db
-
-
-def approve(client, req, **extra):
-    data = {"choice": "approve", "shown": req.shown_digest()}
-    return client.post(reverse("inbox:decide", args=[req.id]), data, **extra)
 
 
 @pytest.mark.parametrize("name", ["list", "start"])
@@ -25,7 +21,7 @@ def test_anonymous_pages_redirect_to_sign_in(client, name):
 def test_anonymous_detail_and_decide_redirect_to_sign_in(client, make_request):
     req = make_request()
     assert client.get(reverse("inbox:detail", args=[req.id])).status_code == 302
-    response = approve(client, req)
+    response = post_decision(client, req, "approve")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert not DecisionRecord.objects.exists()
 
@@ -36,7 +32,7 @@ def test_signed_in_user_without_the_permission_gets_403_everywhere(client, make_
     assert client.get(reverse("inbox:list")).status_code == 403
     assert client.get(reverse("inbox:detail", args=[req.id])).status_code == 403
     assert client.get(reverse("inbox:start")).status_code == 403
-    assert approve(client, req).status_code == 403
+    assert post_decision(client, req, "approve").status_code == 403
     assert client.post(reverse("inbox:edit", args=[req.id]), {"mode": "json"}).status_code == 403
     assert not DecisionRecord.objects.exists()
 
@@ -63,10 +59,10 @@ def test_request_assigned_to_a_user_is_decided_only_by_them(client, make_user, m
     client.force_login(make_user("carol"))
     detail = client.get(reverse("inbox:detail", args=[req.id]))
     assert detail.status_code == 200 and 'id="not-yours"' in detail.content.decode()
-    assert approve(client, req).status_code == 403
+    assert post_decision(client, req, "approve").status_code == 403
     assert not DecisionRecord.objects.exists()
     client.force_login(make_user("bob"))
-    assert approve(client, req).status_code == 302
+    assert post_decision(client, req, "approve").status_code == 302
     assert DecisionRecord.objects.get().reviewer_name == "bob"
 
 
@@ -74,11 +70,11 @@ def test_request_assigned_to_a_group_is_decided_by_its_members_and_superusers(cl
     finance = make_request(assignee_kind="group", assignee_name="Finance")
     other = make_request(assignee_kind="group", assignee_name="Finance")
     client.force_login(make_user("dave"))
-    assert approve(client, finance).status_code == 403
+    assert post_decision(client, finance, "approve").status_code == 403
     client.force_login(make_user("erin", groups=["Finance"]))
-    assert approve(client, finance).status_code == 302
+    assert post_decision(client, finance, "approve").status_code == 302
     client.force_login(make_user("root", reviewer=False, superuser=True))
-    assert approve(client, other).status_code == 302
+    assert post_decision(client, other, "approve").status_code == 302
     assert sorted(DecisionRecord.objects.values_list("reviewer_name", flat=True)) == ["erin", "root"]
 
 

@@ -7,25 +7,20 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
+from pydantic_ai.models.function import FunctionModel
 
 import durable
 from durable.models import WorkflowRun
 from inbox.agents import KINDS, start_agents
+from inbox.agents.common import demo_agent
 from inbox.agents.deploy import deploy_agent
 from inbox.agents.mail import email_agent
-from inbox.agents.model import OfflineModel, Prompt, get_model
 from inbox.agents.refund import refund_agent
 from inbox.models import Request
+from tests.conftest import post_decision
 from tests.inbox.conftest import start_and_wait, wait_for, waiting_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def post(client, req, choice, **data):
-    body = {"choice": choice, "shown": req.shown_digest()} | data
-    response = client.post(reverse("inbox:decide", args=[req.id]), body)
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return response
 
 
 def test_refund_agent_refunds_what_the_reviewer_edited(worker, reviewer_client):
@@ -41,7 +36,7 @@ def test_refund_agent_refunds_what_the_reviewer_edited(worker, reviewer_client):
     )
     assert too_much.status_code == 400 and "amount must be at most" in too_much.content.decode()
     edited = dict(req.arguments, amount=round(proposed / 3, 2), note="Partial refund, agreed by phone")
-    post(reviewer_client, req, "edit", arguments_json=json.dumps(edited))
+    assert post_decision(reviewer_client, req, "edit", arguments_json=json.dumps(edited)).status_code == 302
     result = handle.result(timeout=15)
     assert result["status"] == "refunded" and result["outcome"] == "edited"
     assert result["receipt"]["amount"] == edited["amount"] != proposed
@@ -49,7 +44,7 @@ def test_refund_agent_refunds_what_the_reviewer_edited(worker, reviewer_client):
 
 def test_refund_agent_declines_on_reject(worker, reviewer_client):
     handle, req = start_and_wait(refund_agent, order_id="A-1001", customer="bo@example.com", complaint="Wrong colour")
-    post(reviewer_client, req, "reject", reason="Colour matches the photo")
+    assert post_decision(reviewer_client, req, "reject", reason="Colour matches the photo").status_code == 302
     result = handle.result(timeout=15)
     assert result == {"status": "declined", "outcome": "rejected", "reason": "Colour matches the photo"}
 
@@ -60,19 +55,22 @@ def test_deploy_agent_needs_approval_within_a_day_and_rejects_on_expiry(worker, 
     assert abs((req.deadline - timezone.now()) - timedelta(days=1)) < timedelta(minutes=1)
     run = WorkflowRun.objects.get(id=handle.id)
     assert abs((run.wait_until - req.deadline).total_seconds()) < 5  # the engine holds the same deadline
-    post(reviewer_client, req, "approve")
+    assert post_decision(reviewer_client, req, "approve").status_code == 302
     result = handle.result(timeout=15)
     assert result["status"] == "deployed" and "billing v1.2.3 is live on production (canary)" in result["log"]
 
 
 def test_email_agent_redrafts_after_an_answer_then_sends(worker, reviewer_client):
     handle, first = start_and_wait(email_agent, sender="dana.lee@example.com", subject="Invoice", text="Wrong seats")
-    post(reviewer_client, first, "respond", response="Tell her we refund the 2 extra seats.")
+    assert (
+        post_decision(reviewer_client, first, "respond", response="Tell her we refund the 2 extra seats.").status_code
+        == 302
+    )
     second = wait_for(lambda: Request.objects.filter(run_id=handle.id).exclude(id=first.id).first())
     second = waiting_request(handle.id)
     assert "(draft 2)" in second.title
     assert "Tell her we refund the 2 extra seats." in second.arguments["body"]
-    post(reviewer_client, second, "approve")
+    assert post_decision(reviewer_client, second, "approve").status_code == 302
     result = handle.result(timeout=15)
     assert result["status"] == "sent" and "sent to dana.lee@example.com: Re: Invoice" in result["receipt"]
 
@@ -80,26 +78,17 @@ def test_email_agent_redrafts_after_an_answer_then_sends(worker, reviewer_client
 def test_email_agent_sends_the_edited_draft(worker, reviewer_client):
     handle, req = start_and_wait(email_agent, sender="sam@example.org", subject="Hi", text="Call?")
     edited = dict(req.arguments, body="Hello Sam, yes: Tuesday 10:00 works. Best, Support")
-    post(reviewer_client, req, "edit", arguments_json=json.dumps(edited))
+    assert post_decision(reviewer_client, req, "edit", arguments_json=json.dumps(edited)).status_code == 302
     result = handle.result(timeout=15)
     assert result["status"] == "sent" and f"({len(edited['body'])} characters)" in result["receipt"]
 
 
-def test_the_offline_model_is_the_default_and_a_provider_is_a_setting(settings):
-    assert isinstance(get_model(), OfflineModel)
-    settings.INBOX_MODEL = "tests.inbox.test_agents.EchoModel"
-    assert get_model().complete(Prompt(task="t", system="s", user="u")).text == "echo: u"
-    with pytest.raises(LookupError, match="no script for task"):
-        OfflineModel().complete(Prompt(task="unknown", system="", user=""))
-
-
-class EchoModel:
-    name = "echo"
-
-    def complete(self, prompt):
-        from inbox.agents.model import Reply
-
-        return Reply(text=f"echo: {prompt.user}")
+def test_the_offline_script_is_the_default_model_and_a_provider_is_a_setting(settings):
+    settings.INBOX_MODEL = ""
+    assert isinstance(demo_agent("x", lambda messages, info: None).model, FunctionModel)
+    settings.INBOX_MODEL = "test"  # any Pydantic AI model string: "openai:gpt-5", "anthropic:..."
+    agent = demo_agent("x", lambda messages, info: None)
+    assert agent.model == "test" and agent.run_sync("hi").output == "success (no tool calls)"
 
 
 def test_start_agent_command_and_form(client, make_user):

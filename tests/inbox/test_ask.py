@@ -11,22 +11,18 @@ from inbox import RequestExpired
 from inbox.asking import close_expired
 from inbox.deciding import decide
 from inbox.models import INBOX_TOPIC, DecisionRecord, Request, RequestStatus
+from tests.conftest import post_decision
 from tests.inbox import workflows as w
 from tests.inbox.conftest import start_and_wait, wait_for, waiting_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def post(client, req, choice, **data):
-    body = {"choice": choice, "shown": req.shown_digest()} | data
-    return client.post(reverse("inbox:decide", args=[req.id]), body)
-
-
 def test_approve_reaches_the_agent(worker, reviewer_client):
     handle, req = start_and_wait(w.asker)
     assert (req.title, req.action, req.agent) == ("Refund 10 EUR?", "issue_refund", "tests.inbox.workflows.asker")
     assert req.arguments == {"amount": 10, "currency": "EUR", "express": False}
-    assert post(reviewer_client, req, "approve").status_code == 302
+    assert post_decision(reviewer_client, req, "approve").status_code == 302
     result = handle.result(timeout=15)
     assert result["outcome"] == "approved" and result["approved"] and result["reviewer"] == "alice"
     assert json.loads(result["arguments_json"]) == req.arguments
@@ -36,7 +32,7 @@ def test_approve_reaches_the_agent(worker, reviewer_client):
 
 def test_reject_reaches_the_agent_with_its_reason(worker, reviewer_client):
     handle, req = start_and_wait(w.asker)
-    post(reviewer_client, req, "reject", reason="Refund policy says no")
+    post_decision(reviewer_client, req, "reject", reason="Refund policy says no")
     result = handle.result(timeout=15)
     assert result["outcome"] == "rejected" and result["reason"] == "Refund policy says no"
     assert not result["go_ahead"]
@@ -44,7 +40,7 @@ def test_reject_reaches_the_agent_with_its_reason(worker, reviewer_client):
 
 def test_respond_reaches_the_agent(worker, reviewer_client):
     handle, req = start_and_wait(w.asker)
-    post(reviewer_client, req, "respond", response="Ask for a photo first.")
+    post_decision(reviewer_client, req, "respond", response="Ask for a photo first.")
     assert handle.result(timeout=15)["text"] == "Ask for a photo first."
 
 
@@ -54,7 +50,7 @@ def test_the_agent_acts_with_the_edited_arguments(worker, reviewer_client, ledge
         reverse("inbox:edit", args=[req.id]), {"mode": "fields", "arg.amount": "7", "arg.currency": "EUR"}
     )
     assert preview.status_code == 200 and 'id="edit-diff"' in preview.content.decode()
-    post(reviewer_client, req, "edit", arguments_json='{"amount": 7, "currency": "EUR"}')
+    post_decision(reviewer_client, req, "edit", arguments_json='{"amount": 7, "currency": "EUR"}')
     assert json.loads(handle.result(timeout=15)) == {"amount": 7, "currency": "EUR"}
     assert ledger.read_text().splitlines() == ['perform:{"amount": 7, "currency": "EUR"}']
 
@@ -68,7 +64,7 @@ def test_expiry_is_its_own_outcome_and_shows_as_expired(worker, reviewer_client)
     page = reviewer_client.get(reverse("inbox:list") + "?tab=expired").content.decode()
     assert f'data-request-id="{req.id}"' in page and "agent's rule: reject" in page
     assert 'id="tab-expired" data-count="1"' in page
-    late = post(reviewer_client, req, "approve")
+    late = post_decision(reviewer_client, req, "approve")
     assert late.status_code == 302 and not DecisionRecord.objects.exists()
 
 
@@ -106,7 +102,7 @@ def test_a_stale_decision_is_skipped_and_the_deadline_kept(worker, reviewer_clie
     recvs = Checkpoint.objects.filter(run_id=handle.id, kind="recv").order_by("seq")
     for cp in recvs[1:]:
         assert abs((cp.deadline - second.deadline).total_seconds()) < 1.0
-    post(reviewer_client, second, "reject", reason="second thoughts")
+    post_decision(reviewer_client, second, "reject", reason="second thoughts")
     first_summary, second_summary = handle.result(timeout=15)
     assert first_summary["outcome"] == "expired"
     assert second_summary["outcome"] == "rejected" and second_summary["reason"] == "second thoughts"

@@ -21,6 +21,7 @@ from inbox import ask
 from inbox.decision import Decision, Outcome
 from inbox.models import DecisionRecord
 from inbox.schema import MAX_DEPTH
+from tests.conftest import post_decision
 from tests.inbox.conftest import start_and_wait
 
 
@@ -46,10 +47,6 @@ def client_of(reviewer_client):
 
 def edit(client, req, text):
     return client.post(reverse("inbox:edit", args=[req.id]), {"mode": "json", "arguments_json": text})
-
-
-def decide(client, req, **data):
-    return client.post(reverse("inbox:decide", args=[req.id]), {"shown": req.shown_digest(), **data})
 
 
 def assert_refused(response, message):
@@ -78,7 +75,7 @@ def test_edits_nested_deeper_than_the_limit_are_refused(client_of, make_request,
     text = '{"amount": 5, "deep": ' + nested_text(depth, kind) + "}"
     expected = "nests too deeply to read" if depth == 10_000 else f"more than {MAX_DEPTH} levels deep"
     assert_refused(edit(client_of, req, text), expected)
-    assert_refused(decide(client_of, req, choice="edit", arguments_json=text), expected)
+    assert_refused(post_decision(client_of, req, choice="edit", arguments_json=text), expected)
     # The same value typed into the input of a nested argument ("tags", a list, is level 2).
     fields = {"arg.amount": "10", "arg.currency": "EUR", "arg.tags": "[" + nested_text(depth, kind) + "]"}
     assert_refused(client_of.post(reverse("inbox:edit", args=[req.id]), fields), expected)
@@ -89,7 +86,7 @@ def test_edits_nested_deeper_than_the_limit_are_refused(client_of, make_request,
 def test_an_edit_at_the_limit_reaches_an_agent_that_stores_it(worker, client_of):
     handle, req = start_and_wait(keeps_the_decision)
     arguments = {"amount": 10, "detail": nested(MAX_DEPTH - 1)}  # the arguments object is level 1
-    response = decide(client_of, req, choice="edit", arguments_json=json.dumps(arguments))
+    response = post_decision(client_of, req, choice="edit", arguments_json=json.dumps(arguments))
     assert response.status_code == 302
     decision = handle.result(timeout=15)  # stored by the engine (as jsonpickle) and read back
     assert decision.outcome == Outcome.EDITED and decision.arguments == arguments
@@ -128,7 +125,7 @@ SURROGATE_EDITS = [
 def test_a_lone_surrogate_in_edited_json_is_refused(client_of, make_request, text):
     req = make_request()
     assert_refused(edit(client_of, req, text), "half of a UTF-16 surrogate pair")
-    assert_refused(decide(client_of, req, choice="edit", arguments_json=text), "half of a UTF-16 surrogate pair")
+    assert_refused(post_decision(client_of, req, choice="edit", arguments_json=text), "half of a UTF-16 surrogate pair")
     fields = {"arg.amount": "10", "arg.currency": "EUR", "arg.tags": '["\\ud800"]'}
     fields = client_of.post(reverse("inbox:edit", args=[req.id]), fields)
     assert_refused(fields, "half of a UTF-16 surrogate pair")

@@ -17,17 +17,12 @@ import durable
 from durable.models import Message, Status, WorkflowRun
 from inbox.models import DecisionRecord, Request, RequestStatus
 from tests import workflows as tests_workflows
+from tests.conftest import post_decision
 from tests.durable.conftest import running_worker, wait_for
 from tests.inbox import workflows as w
 from tests.inbox.conftest import start_and_wait, waiting_request
 
 LIST = reverse("inbox:list")
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def post(client, req, choice, htmx=False, **data):
-    body = {"choice": choice, "shown": req.shown_digest()} | data
-    return client.post(reverse("inbox:decide", args=[req.id]), body, **(HTMX if htmx else {}))
 
 
 def text(response):
@@ -71,7 +66,7 @@ def test_cancelling_a_waiting_agent_closes_its_request_as_cancelled(worker, revi
     assert "The agent's run was cancelled" in detail
     assert 'id="approve-form"' not in detail and 'id="decided-by"' not in detail
 
-    response = post(reviewer_client, req, "approve", htmx=True)
+    response = post_decision(reviewer_client, req, "approve", htmx=True)
     assert response.status_code == 409
     notice = text(response)
     assert 'id="closed-notice"' in notice and "The agent's run was cancelled at " in notice
@@ -104,7 +99,7 @@ def test_a_resumed_run_asks_again_and_can_be_decided(worker, reviewer_client):
     again = waiting_request(handle.id)
     assert again.id == req.id and again.closed_at is None
     assert 'id="tab-waiting" data-count="1"' in text(reviewer_client.get(LIST))
-    assert post(reviewer_client, again, "approve").status_code == 302
+    assert post_decision(reviewer_client, again, "approve").status_code == 302
     assert handle.result(timeout=15)["outcome"] == "approved"
 
 
@@ -171,7 +166,7 @@ def test_a_request_whose_run_ends_is_closed_as_run_ended_and_opening_it_writes_n
 @pytest.mark.django_db
 def test_deciding_a_request_whose_run_failed_says_the_run_ended(reviewer_client, make_request):
     req = make_request(run_status=Status.ERROR)
-    response = post(reviewer_client, req, "approve", htmx=True)
+    response = post_decision(reviewer_client, req, "approve", htmx=True)
     assert response.status_code == 409
     assert "The agent's run ended (failed) at " in text(response)
     req.refresh_from_db()
@@ -185,7 +180,7 @@ def test_deciding_a_request_whose_run_failed_says_the_run_ended(reviewer_client,
 def test_deciding_a_request_whose_run_is_gone_says_so(reviewer_client, make_request):
     req = make_request()
     WorkflowRun.objects.filter(id=req.run_id).delete()
-    plain = post(reviewer_client, req, "approve")
+    plain = post_decision(reviewer_client, req, "approve")
     assert plain.status_code == 302 and plain["Location"] == reverse("inbox:detail", args=[req.id])
     page = text(reviewer_client.get(plain["Location"]))
     assert "The agent's run no longer exists" in page and "Run ended" in page

@@ -9,15 +9,11 @@ import durable
 from durable.models import Message, Status
 from inbox import wire
 from inbox.models import DecisionRecord, RequestStatus
+from tests.conftest import post_decision
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def post(client, req, choice, htmx=False, **data):
-    body = {"choice": choice, "shown": req.shown_digest()} | data
-    return client.post(reverse("inbox:decide", args=[req.id]), body, **(HTMX if htmx else {}))
 
 
 def delivered(req):
@@ -29,7 +25,7 @@ def delivered(req):
 
 def test_approve_records_sends_and_redirects(reviewer_client, make_request):
     req = make_request()
-    response = post(reviewer_client, req, "approve")
+    response = post_decision(reviewer_client, req, "approve")
     assert response.status_code == 302 and response["Location"] == reverse("inbox:list")
     record = DecisionRecord.objects.get(request=req)
     assert (record.choice, record.reviewer_name, record.run_id) == ("approve", "alice", req.run_id)
@@ -46,22 +42,22 @@ def test_approve_records_sends_and_redirects(reviewer_client, make_request):
 
 def test_approve_over_htmx_redirects_the_client(reviewer_client, make_request):
     req = make_request()
-    response = post(reviewer_client, req, "approve", htmx=True)
+    response = post_decision(reviewer_client, req, "approve", htmx=True)
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("inbox:list")
 
 
 def test_reject_needs_a_reason(reviewer_client, make_request):
     req = make_request()
-    response = post(reviewer_client, req, "reject", reason="   ")
+    response = post_decision(reviewer_client, req, "reject", reason="   ")
     assert response.status_code == 400
     assert "Say why you reject it" in response.content.decode()
     assert not DecisionRecord.objects.exists()
-    partial = post(reviewer_client, req, "reject", htmx=True, reason="")
+    partial = post_decision(reviewer_client, req, "reject", htmx=True, reason="")
     assert partial.status_code == 400
     html = partial.content.decode()
     assert html.lstrip().startswith('<aside id="decide-panel"') and "Say why you reject it" in html
-    assert post(reviewer_client, req, "reject", reason="Too expensive").status_code == 302
+    assert post_decision(reviewer_client, req, "reject", reason="Too expensive").status_code == 302
     record = DecisionRecord.objects.get()
     assert record.reason == "Too expensive"
     assert delivered(req)["reason"] == "Too expensive"
@@ -69,23 +65,23 @@ def test_reject_needs_a_reason(reviewer_client, make_request):
 
 def test_respond_needs_text_and_sends_it(reviewer_client, make_request):
     req = make_request()
-    assert post(reviewer_client, req, "respond", response="").status_code == 400
-    assert post(reviewer_client, req, "respond", response="Offer a voucher instead.").status_code == 302
+    assert post_decision(reviewer_client, req, "respond", response="").status_code == 400
+    assert post_decision(reviewer_client, req, "respond", response="Offer a voucher instead.").status_code == 302
     assert delivered(req)["response"] == "Offer a voucher instead."
 
 
 def test_a_choice_the_agent_does_not_accept_is_400(reviewer_client, make_request):
     req = make_request(choices=["approve", "reject"])
-    response = post(reviewer_client, req, "respond", response="hi")
+    response = post_decision(reviewer_client, req, "respond", response="hi")
     assert response.status_code == 400
     assert "does not accept" in response.content.decode()
-    assert post(reviewer_client, req, "launch").status_code == 400
+    assert post_decision(reviewer_client, req, "launch").status_code == 400
     assert not DecisionRecord.objects.exists()
 
 
 def test_a_tampered_or_missing_digest_is_400(reviewer_client, make_request):
     req = make_request()
-    assert post(reviewer_client, req, "approve", shown="0" * 64).status_code == 400
+    assert post_decision(reviewer_client, req, "approve", shown="0" * 64).status_code == 400
     response = reviewer_client.post(reverse("inbox:decide", args=[req.id]), {"choice": "approve"})
     assert response.status_code == 400 and "reload the page" in response.content.decode()
     assert not DecisionRecord.objects.exists()
@@ -111,7 +107,7 @@ def test_edit_fields_keep_their_json_types_and_show_a_diff(reviewer_client, make
 
     arguments = json.loads(html_lib.unescape(html[start : html.index('"', start)]))
     assert arguments == {"amount": 12.5, "currency": "EUR", "express": True, "tags": ["a", "b"], "extra": {}}
-    confirm = post(reviewer_client, req, "edit", arguments_json=json.dumps(arguments))
+    confirm = post_decision(reviewer_client, req, "edit", arguments_json=json.dumps(arguments))
     assert confirm.status_code == 302
     record = DecisionRecord.objects.get()
     assert record.arguments_after == arguments and record.arguments_before == req.arguments
@@ -151,10 +147,10 @@ def test_schema_errors_are_form_errors(reviewer_client, make_request):
     assert "note is not an argument this action takes: remove it." in html
     assert "&#x27;" not in html  # no Python repr
     # Posting the edit directly (skipping the preview) is validated the same way.
-    direct = post(reviewer_client, req, "edit", arguments_json='{"amount": 99, "currency": "EUR"}')
+    direct = post_decision(reviewer_client, req, "edit", arguments_json='{"amount": 99, "currency": "EUR"}')
     assert direct.status_code == 400 and "amount must be at most 50." in direct.content.decode()
     assert not DecisionRecord.objects.exists()
-    ok = post(reviewer_client, req, "edit", arguments_json='{"amount": 20, "currency": "USD"}')
+    ok = post_decision(reviewer_client, req, "edit", arguments_json='{"amount": 20, "currency": "USD"}')
     assert ok.status_code == 302
 
 
@@ -166,7 +162,7 @@ def test_bad_json_is_400(reviewer_client, make_request, text, message):
     req = make_request()
     preview = reviewer_client.post(reverse("inbox:edit", args=[req.id]), {"mode": "json", "arguments_json": text})
     assert preview.status_code == 400 and message in preview.content.decode()
-    direct = post(reviewer_client, req, "edit", arguments_json=text)
+    direct = post_decision(reviewer_client, req, "edit", arguments_json=text)
     assert direct.status_code == 400 and message in direct.content.decode()
 
 
@@ -174,21 +170,21 @@ def test_edit_is_refused_when_the_agent_does_not_accept_edits(reviewer_client, m
     req = make_request(choices=["approve", "reject"])
     response = edit_fields(reviewer_client, req, amount="11", currency="EUR", tags='["a"]')
     assert response.status_code == 400 and "does not accept edits" in response.content.decode()
-    assert post(reviewer_client, req, "edit", arguments_json='{"amount": 11}').status_code == 400
+    assert post_decision(reviewer_client, req, "edit", arguments_json='{"amount": 11}').status_code == 400
 
 
 def test_the_second_decider_gets_409_naming_who_decided_first(client, make_user, make_request):
     req = make_request()
     first, second = make_user("bob"), make_user("carol")
     client.force_login(first)
-    assert post(client, req, "approve").status_code == 302
+    assert post_decision(client, req, "approve").status_code == 302
     client.force_login(second)
-    response = post(client, req, "reject", htmx=True, reason="no")
+    response = post_decision(client, req, "reject", htmx=True, reason="no")
     assert response.status_code == 409
     html = response.content.decode()
     assert 'id="closed-notice"' in html and "bob already approved this request at" in html
     # Without htmx: a message and a redirect to the request, which shows the decision.
-    plain = post(client, req, "reject", reason="no")
+    plain = post_decision(client, req, "reject", reason="no")
     assert plain.status_code == 302 and plain["Location"] == reverse("inbox:detail", args=[req.id])
     page = client.get(plain["Location"]).content.decode()
     assert "bob already approved this request at" in page and 'id="decided-by">bob<' in page
@@ -198,14 +194,14 @@ def test_the_second_decider_gets_409_naming_who_decided_first(client, make_user,
 
 def test_a_double_click_yields_one_decision(reviewer_client, make_request):
     req = make_request()
-    assert post(reviewer_client, req, "approve", htmx=True).status_code == 200
-    assert post(reviewer_client, req, "approve", htmx=True).status_code == 409
+    assert post_decision(reviewer_client, req, "approve", htmx=True).status_code == 200
+    assert post_decision(reviewer_client, req, "approve", htmx=True).status_code == 409
     assert DecisionRecord.objects.count() == 1
 
 
 def test_an_expired_request_cannot_be_decided(reviewer_client, make_request):
     req = make_request(status=RequestStatus.EXPIRED)
-    response = post(reviewer_client, req, "approve", htmx=True)
+    response = post_decision(reviewer_client, req, "approve", htmx=True)
     assert response.status_code == 409
     assert "expired" in response.content.decode()
     assert not DecisionRecord.objects.exists()
@@ -214,7 +210,7 @@ def test_an_expired_request_cannot_be_decided(reviewer_client, make_request):
 def test_a_request_whose_agent_was_cancelled_cannot_be_decided(reviewer_client, make_request):
     req = make_request()
     durable.cancel(req.run_id)
-    response = post(reviewer_client, req, "approve", htmx=True)
+    response = post_decision(reviewer_client, req, "approve", htmx=True)
     assert response.status_code == 409
     assert "run was cancelled at" in response.content.decode() and "no longer waits" in response.content.decode()
     assert not DecisionRecord.objects.exists()
@@ -226,7 +222,7 @@ def test_decision_records_are_append_only(reviewer_client, make_request):
     from inbox.models import AppendOnly
 
     req = make_request()
-    post(reviewer_client, req, "approve")
+    post_decision(reviewer_client, req, "approve")
     record = DecisionRecord.objects.get()
     record.reason = "changed later"
     with pytest.raises(AppendOnly):

@@ -95,12 +95,14 @@ def test_activity_shows_the_agents_steps_and_progress_events(worker, reviewer_cl
     _, req = start_and_wait(refund_agent, order_id="A-1234", customer="ana@example.com", complaint="It is broken")
     html = detail(reviewer_client, req, "?tab=activity")
     assert 'id="run-status" data-status="WAITING"' in html
-    for step in ("refund.lookup_order", "model.complete", "inbox.publish_request"):
+    lookup = "refund__function_toolset__&lt;agent&gt;.call_tool:lookup_order"
+    for step in (lookup, "refund__model.request", "inbox.publish_request"):
         assert f"<code>{step}</code>" in html
-    assert "Looking up order A-1234" in html and "Waiting for a reviewer" in html
+    assert "Handling the complaint about order A-1234" in html
+    assert 'data-key="agent"' in html and "function_tool_call" in html  # the agent's own events
     assert "waiting…" in html  # the recv the run is parked in
     # For a reviewer: the model's reply as its fields, no engine tags, no bookkeeping rows.
-    assert "py/" not in html and "&quot;tool&quot;: &quot;issue_refund&quot;" in html
+    assert "py/" not in html and "&quot;tool_name&quot;: &quot;issue_refund&quot;" in html
     assert 'data-kind="now"' not in html and 'data-kind="set_event"' not in html
     assert "bookkeeping operations (clock readings, progress events) not shown" in html
     # The inbox's progress event as "field: value" lines, not a JSON dict.
@@ -244,8 +246,9 @@ def test_after_a_decision_the_page_shows_what_the_agent_did_next(worker, reviewe
     after = html[html.index('id="after-decision"') :]
     assert 'data-finished="true"' in after and "hx-get" not in after.split(">")[0]  # no more polling
     # The steps and progress after the decision, in order; nothing from before it.
-    assert after.index("Issuing the refund") < after.index("refund.issue_refund") < after.index("Refunded")
-    assert "refund.lookup_order" not in after
+    tool = "refund__function_toolset__&lt;agent&gt;.call_tool:"  # Pydantic AI's names for the tool steps
+    assert after.index(f"{tool}issue_refund") < after.index(f"{tool}notify_customer") < after.index("Refunded")
+    assert f"{tool}lookup_order" not in after
     assert 'id="after-result" data-status="SUCCESS"' in after and "&quot;status&quot;: &quot;refunded&quot;" in after
     # The run id leads to what the agent did (a reviewer) or to the run's history (staff who may view runs).
     assert 'href="?tab=activity" id="request-run"' in html

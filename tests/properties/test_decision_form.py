@@ -3,20 +3,18 @@ answer is a decision (302), a form error (400) or "already decided" (409/302), n
 at most one decision is ever recorded, and it is exactly what was posted."""
 
 import json
-import uuid
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from durable import serialization
-from durable.models import Message, Status, WorkflowRun
-from inbox.models import INBOX_TOPIC, DecisionRecord, Request
+from durable.models import Message
+from inbox.models import DecisionRecord
 from inbox.reviewers import ensure_reviewers_group
+from tests.conftest import build_request
 
 from .strategies import TAG_LIKE_KEYS, json_values
 
@@ -65,30 +63,10 @@ def reviewer_client(client):
     return client
 
 
-def new_request() -> Request:
-    run = WorkflowRun.objects.create(
-        name="tests.inbox.workflows.asker",
-        target="tests.inbox.workflows:asker",
-        inputs=serialization.dumps(([], {})),
-        status=Status.WAITING,
-        wait_topic=INBOX_TOPIC,
-    )
-    return Request.objects.create(
-        id=uuid.uuid4(),
-        run=run,
-        agent=run.name,
-        title="Refund?",
-        arguments={"amount": 10},
-        schema=SCHEMA,
-        choices=["approve", "reject", "edit", "respond"],
-        deadline=timezone.now() + timedelta(hours=1),
-    )
-
-
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=posts, second=posts, htmx=st.booleans())
 def test_any_post_is_a_decision_a_form_error_or_a_conflict(reviewer_client, first, second, htmx):
-    req = new_request()
+    req = build_request(title="Refund?", arguments={"amount": 10}, schema=SCHEMA)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     codes = []
     for data in (first, second):
@@ -121,7 +99,7 @@ edited_json = st.one_of(
 def test_an_edit_is_stored_as_sent_or_refused_with_nothing_recorded(reviewer_client, text, htmx):
     """Edited JSON of any depth and any code points: the preview and the decision agree; what is
     accepted is stored exactly and round-trips through the engine; what is refused records nothing."""
-    req = new_request()
+    req = build_request(title="Refund?", arguments={"amount": 10}, schema=SCHEMA)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     preview = reviewer_client.post(
         reverse("inbox:edit", args=[req.id]), {"mode": "json", "arguments_json": text}, **headers
