@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .views import team
 from .views.agents import start_agent
 from .views.decide import decide, edit_preview
 from .views.detail import request_detail, request_status
@@ -16,4 +17,7 @@ urlpatterns = [
     path("requests/<uuid:request_id>/decide/", decide, name="decide"),
     path("requests/<uuid:request_id>/edit/", edit_preview, name="edit"),
     path("agents/start/", start_agent, name="start"),
+    path("bulk/", team.bulk_decide, name="bulk"),
+    path("requests/<uuid:request_id>/comment/", team.comment, name="comment"),
+    path("requests/<uuid:request_id>/claim/", team.claim, name="claim"),
 ]

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,9 +12,10 @@ from django.utils import timezone
 import durable
 from durable.models import WorkflowRun
 
-from . import forks, wire
+from . import forks, notifying, wire
 from . import schema as schemas
 from .decision import Decision, Outcome, RequestExpired
+from .escalating import Timer, escalate
 from .models import INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
 
 # Request ids are uuid5(this, "<run id>:<step seq>"): the same on every retry and replay.
@@ -33,6 +34,9 @@ class Spec:
     assignee_kind: str
     assignee_name: str
     on_expiry: str
+    approvals: int = 1
+    requester: str = ""
+    escalate_to: str = ""
 
 
 def ask(
@@ -46,6 +50,11 @@ def ask(
     assignees: str | None = None,
     timeout: float | timedelta | None = None,
     on_expiry: str = "reject",
+    approvals: int = 1,
+    requester: str | None = None,
+    escalate_after: float | timedelta | None = None,
+    escalate_to: str | None = None,
+    remind_before: float | timedelta | None = None,
 ) -> Decision:
     """Publish a request to the inbox and wait (parked, durably) for a reviewer's decision.
 
@@ -54,28 +63,67 @@ def ask(
     timedelta, None for no deadline) counts from the first call, across restarts; when it
     passes, the result is an expired Decision (``on_expiry`` "reject" or "approve") or, with
     ``on_expiry="raise"``, a ``RequestExpired`` error.
+
+    ``approvals=N`` needs N distinct reviewers to approve (any rejection ends it; an edit
+    resets the approvals); ``requester`` (a username) may not decide its own request.
+    ``escalate_after`` with ``escalate_to`` ("user:<name>" or "group:<name>") reassigns an
+    undecided request when that time passes; ``remind_before`` notifies the assignee that
+    long before the deadline. Both are part of this durable wait: a restart neither loses nor
+    repeats them.
     """
     try:
         durable.workflow_id()
     except durable.NotInWorkflow:
         raise durable.NotInWorkflow("inbox.ask() waits durably, so call it inside a @durable.workflow.") from None
     spec = _spec(title, body_markdown, action, arguments, decisions, schema, assignees, on_expiry)
+    spec = _team_spec(spec, approvals, requester, escalate_after, escalate_to, remind_before)
     asked_at = durable.now()
     deadline = None if timeout is None else asked_at + _duration(timeout)
-    published = publish_request(spec, deadline)
+    escalate_at = None if escalate_after is None else asked_at + _duration(escalate_after)
+    published = publish_request(spec, deadline, escalate_at)
     request_id = forks.request_id_for(durable.workflow_id(), published)  # a fork's own copy
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": "waiting"})
-    decision = _wait(request_id, spec, deadline, published)
+    if spec.assignee_kind:
+        notifying.notify(request_id, notifying.ASSIGNED)
+    timers = _timers(request_id, spec, deadline, escalate_at, remind_before)
+    decision = _wait(request_id, spec, deadline, published, timers)
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": str(decision.outcome)})
     if decision.expired and spec.on_expiry == OnExpiry.RAISE:
         raise RequestExpired(request_id, spec.title)
     return decision
 
 
-def _wait(request_id: str, spec: Spec, deadline: datetime | None, published: str) -> Decision:
+def _timers(
+    request_id: str,
+    spec: Spec,
+    deadline: datetime | None,
+    escalate_at: datetime | None,
+    remind_before: float | timedelta | None,
+) -> list[Timer]:
+    timers = []
+    if escalate_at is not None:
+        timers.append(Timer(escalate_at, lambda: escalate(request_id, spec.escalate_to)))
+    if remind_before is not None and deadline is not None:
+        remind_at = deadline - _duration(remind_before)
+        timers.append(Timer(remind_at, lambda: notifying.notify(request_id, notifying.DEADLINE)))
+    return sorted(timers, key=lambda t: t.at)
+
+
+def _wait(
+    request_id: str, spec: Spec, deadline: datetime | None, published: str, timers: list[Timer] | None = None
+) -> Decision:
+    timers = list(timers or [])
     while True:
-        left = None if deadline is None else max(0.0, (deadline - durable.now()).total_seconds())
+        # Escalations and reminders fall due inside this wait: a recv that times out at the
+        # soonest of them, then the due one runs (once: its steps are checkpointed).
+        now = durable.now() if deadline is not None or timers else None
+        while timers and now is not None and timers[0].at <= now:
+            timers.pop(0).act()
+        wake = min([t for t in [deadline, *(t.at for t in timers)] if t is not None], default=None)
+        left = None if wake is None or now is None else max(0.0, (wake - now).total_seconds())
         message = durable.recv(INBOX_TOPIC, timeout=left)
+        if message is None and wake != deadline:
+            continue  # a timer's moment came, not the deadline
         if message is None:
             message = close_expired(request_id)
             if message is None:
@@ -104,11 +152,12 @@ def _decision(fields: dict[str, str], spec: Spec) -> Decision:
         text=fields["response"],
         reviewer=fields["reviewer"],
         decided_at=datetime.fromisoformat(fields["decided_at"]),
+        approvers=wire.approvers(fields),
     )
 
 
 @durable.step(name="inbox.publish_request")
-def publish_request(spec: Spec, deadline: datetime | None) -> str:
+def publish_request(spec: Spec, deadline: datetime | None, escalate_at: datetime | None = None) -> str:
     """Create the Request row; its id comes from the step id, so a retried step finds its own row."""
     request_id = uuid.uuid5(REQUEST_NAMESPACE, durable.step_id())
     run_id = durable.workflow_id()
@@ -128,6 +177,10 @@ def publish_request(spec: Spec, deadline: datetime | None) -> str:
             "assignee_name": spec.assignee_name,
             "deadline": deadline,
             "on_expiry": spec.on_expiry,
+            "approvals_needed": spec.approvals,
+            "requester": spec.requester,
+            "escalate_at": escalate_at,
+            "escalate_to": spec.escalate_to,
         },
     )
     return str(request_id)
@@ -145,6 +198,26 @@ def close_expired(request_id: str) -> dict[str, str] | None:
         request.closed_at = timezone.now()
         request.save(update_fields=["status", "closed_at"])
     return None
+
+
+def _team_spec(
+    spec: Spec,
+    approvals: int,
+    requester: str | None,
+    escalate_after: float | timedelta | None,
+    escalate_to: str | None,
+    remind_before: float | timedelta | None,
+) -> Spec:
+    if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 20:
+        raise ValueError(f"approvals is how many distinct reviewers must approve, 1 to 20, not {approvals!r}.")
+    if (escalate_after is None) != (escalate_to is None):
+        raise ValueError('Escalation needs both escalate_after (a timedelta) and escalate_to ("group:<name>").')
+    if escalate_after is not None:
+        _duration(escalate_after)
+    if remind_before is not None:
+        _duration(remind_before)
+    target = ":".join(_assignee(escalate_to)) if escalate_to else ""
+    return replace(spec, approvals=approvals, requester=requester or "", escalate_to=target)
 
 
 def _duration(timeout: float | timedelta) -> timedelta:

@@ -31,6 +31,8 @@ class Decision:
     reviewer: str = ""
     decided_at: datetime | None = None
     on_expiry: str = ""
+    # Every reviewer whose approval counted (one for a single approval, N for a quorum).
+    approvers: tuple[str, ...] = ()
 
     @property
     def approved(self) -> bool:

@@ -18,7 +18,8 @@ from .models import INBOX_TOPIC, Request, RequestStatus
 
 PUBLISH_STEP = "inbox.publish_request"
 COPIED = ("agent", "title", "body_markdown", "action", "arguments", "schema", "choices", "assignee_kind",
-          "assignee_name", "deadline", "on_expiry")  # fmt: skip
+          "assignee_name", "deadline", "on_expiry", "approvals_needed", "requester", "escalate_at",
+          "escalate_to")  # fmt: skip
 
 
 def request_id_for(run_id: str, request_id: str) -> str:

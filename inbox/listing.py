@@ -37,6 +37,13 @@ LIST_FIELDS = (
     "assignee_name",
     "closed_at",
     "on_expiry",
+    # Team features, read from the row itself so the query count stays fixed.
+    "approvals_needed",
+    "approvals",
+    "round",
+    "escalated_at",
+    "claimed_by",
+    "claimed_until",
 )
 
 
@@ -145,7 +152,8 @@ def tabs(filters: Filters, user: Any) -> list[Tab]:
 
 def page(filters: Filters, tab: Tab, user: Any) -> Page:
     """The requested page of ``tab``; a page past the end shows the last one."""
-    decision = ("decision__choice", "decision__reviewer_name") if filters.tab == "decided" else ()
+    decided = filters.tab == "decided"
+    decision = ("decision__choice", "decision__reviewer_name", "decision__approvers") if decided else ()
     requests = filtered(filters, user).only(*LIST_FIELDS, *decision)
     pages = None if tab.capped else _pages(tab.count)
     number = _number(filters.page, pages)

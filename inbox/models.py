@@ -95,6 +95,19 @@ class Request(models.Model):
     status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Quorum: how many distinct reviewers must approve; ``round`` counts edits (an edit resets the approvals).
+    approvals_needed = models.PositiveSmallIntegerField(default=1)
+    approvals = models.JSONField(default=list, blank=True, help_text="Who approved in this round, in order.")
+    round = models.PositiveIntegerField(default=0)
+    proposed_arguments = OrderedJSONField(null=True, blank=True, help_text="The agent's proposal, once edited.")
+    requester = models.CharField(max_length=150, blank=True, default="", help_text="May not approve: four eyes.")
+    # Escalation: reassigned to escalate_to at escalate_at, by the agent's own durable wait.
+    escalate_at = models.DateTimeField(null=True, blank=True)
+    escalate_to = models.CharField(max_length=160, blank=True, default="")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # Claim ("I'm on it"): advisory, expires; anyone allowed may still decide.
+    claimed_by = models.CharField(max_length=150, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     objects = RequestQuerySet.as_manager()
 
@@ -126,6 +139,17 @@ class Request(models.Model):
     def assignee_label(self) -> str:
         return f"{self.assignee_kind} {self.assignee_name}" if self.assignee_kind else ""
 
+    @property
+    def quorum(self) -> bool:
+        return self.approvals_needed > 1
+
+    @property
+    def claim_holder(self) -> str:
+        """Who holds an unexpired claim on this request, or ""."""
+        if self.claimed_by and self.claimed_until is not None and self.claimed_until > timezone.now():
+            return self.claimed_by
+        return ""
+
     def allows(self, choice: str) -> bool:
         return choice in self.choices
 
@@ -155,6 +179,7 @@ class DecisionRecord(models.Model):
     arguments_after = OrderedJSONField(null=True, blank=True, help_text="The reviewer's edit, if any.")
     shown_digest = models.CharField(max_length=64)
     decided_at = models.DateTimeField(default=timezone.now)
+    approvers = models.JSONField(default=list, blank=True, help_text="Every approver, when a quorum decided.")
 
     class Meta:
         ordering = ["-decided_at"]
@@ -174,3 +199,80 @@ class DecisionRecord(models.Model):
     def verb(self) -> str:
         """What the reviewer did, as in "bob approved": approved, rejected, edited or answered."""
         return {"approve": "approved", "reject": "rejected", "edit": "edited", "respond": "answered"}[self.choice]
+
+
+class NoteKind(models.TextChoices):
+    """What happened to a request besides its final decision (its history, in order)."""
+
+    COMMENT = "comment", "Comment"
+    APPROVAL = "approval", "Approval"
+    EDIT = "edit", "Edit"
+    ESCALATED = "escalated", "Escalated"
+    CLAIMED = "claimed", "Claimed"
+    RELEASED = "released", "Released"
+
+
+class Note(models.Model):
+    """An append-only entry in a request's history: a comment, one reviewer's approval or edit
+    toward a quorum, an escalation, a claim."""
+
+    # No database constraint (as Request.run): emptying the requests table (bench/inbox_list.py
+    # TRUNCATEs it) must not be refused because of its history rows.
+    request = models.ForeignKey(Request, on_delete=models.DO_NOTHING, db_constraint=False, related_name="notes")
+    kind = models.CharField(max_length=12, choices=NoteKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150, blank=True, default="", help_text="Empty for the system.")
+    text = models.TextField(blank=True, default="")
+    round = models.PositiveIntegerField(default=0)
+    arguments_after = OrderedJSONField(null=True, blank=True)
+    shown_digest = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["request", "created_at"], name="inbox_note_request_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.author_name or 'the inbox'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("A request's history is append-only.")
+        super().save(*args, **kwargs)
+
+
+class ApiToken(models.Model):
+    """A reviewer's API token. Only its SHA-256 is stored: the token is shown once, at creation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_api_tokens")
+    name = models.CharField(max_length=100, help_text="What it is for (a chat bot, a phone).")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The token's first characters, to tell tokens apart.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One notification of one request's event on one channel; its key is the idempotency key."""
+
+    key = models.CharField(max_length=120, primary_key=True, help_text="request id:event:channel")
+    request = models.ForeignKey(Request, on_delete=models.DO_NOTHING, db_constraint=False, related_name="notifications")
+    event = models.CharField(max_length=16)
+    channel = models.CharField(max_length=16)
+    status = models.CharField(max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

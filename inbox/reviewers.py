@@ -29,9 +29,12 @@ def is_reviewer(user: Any) -> bool:
 
 
 def may_decide(user: Any, request: Request) -> bool:
-    """A reviewer may decide an unassigned request; an assigned one only its assignee (or a superuser)."""
+    """A reviewer may decide an unassigned request; an assigned one only its assignee (or a superuser);
+    never the request's requester."""
     if isinstance(user, AnonymousUser) or not is_reviewer(user):
         return False
+    if request.requester and user.get_username() == request.requester:
+        return False  # four eyes: whoever asked for it does not decide it
     if user.is_superuser or not request.assignee_kind:
         return True
     if request.assignee_kind == Request.USER:

@@ -182,3 +182,20 @@ AXES_COOLOFF_MESSAGE = (
     "Too many wrong passwords for this username from your address: sign-in is locked for 15 minutes. "
     "Try again later, or ask an admin to unlock it (manage.py axes_reset_username <name>)."
 )
+
+# --- Inbox for teams: notifications, claims, API ----------------------------------------------------
+
+# E-mail goes through Django's e-mail framework: printed to the console under `make run` (DEBUG),
+# sent by SMTP (EMAIL_HOST, ...) otherwise.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "inbox@localhost")
+# The outgoing webhook (Slack-compatible JSON, HMAC-SHA256 signed with the secret); off when empty.
+INBOX_WEBHOOK_URL = os.environ.get("INBOX_WEBHOOK_URL", "")
+INBOX_WEBHOOK_SECRET = os.environ.get("INBOX_WEBHOOK_SECRET", "")
+INBOX_BASE_URL = os.environ.get("INBOX_BASE_URL", "http://127.0.0.1:8000")  # links in notifications
+INBOX_NOTIFY_ATTEMPTS = int(os.environ.get("INBOX_NOTIFY_ATTEMPTS", "6"))  # per channel; pauses double from:
+INBOX_NOTIFY_RETRY_SECONDS = float(os.environ.get("INBOX_NOTIFY_RETRY_SECONDS", "30"))
+INBOX_CLAIM_MINUTES = 30  # how long "I'm on it" holds a request

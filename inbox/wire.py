@@ -27,6 +27,7 @@ def message_for(record: "DecisionRecord") -> dict[str, str]:
         "arguments_json": "" if after is None else json.dumps(after, sort_keys=True),
         "reviewer": record.reviewer_name,
         "decided_at": record.decided_at.isoformat(),
+        "approvers_json": json.dumps(list(record.approvers)),
     }
 
 
@@ -38,7 +39,19 @@ def parse(message: Any) -> dict[str, str] | None:
         return None
     if message["choice"] not in CHOICES:
         return None
-    return {name: message[name] for name in FIELDS}
+    fields = {name: message[name] for name in FIELDS}
+    # Messages sent before quorums existed carry no approvers.
+    approvers = message.get("approvers_json", "[]")
+    fields["approvers_json"] = approvers if isinstance(approvers, str) else "[]"
+    return fields
+
+
+def approvers(fields: dict[str, str]) -> tuple[str, ...]:
+    try:
+        names = json.loads(fields.get("approvers_json") or "[]")
+    except ValueError:
+        return ()
+    return tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
 
 
 def edited_arguments(fields: dict[str, str]) -> dict[str, Any]:

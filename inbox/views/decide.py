@@ -48,7 +48,9 @@ def decide(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
         )
     except deciding.AlreadyClosed:
         return _closed(request, req)
-    messages.success(request, f"You {record.verb} “{req.title}”; the agent has been told.")
+    except deciding.NotCounted as exc:
+        return _closed(request, req, str(exc))
+    messages.success(request, deciding.done_message(record, req.title))
     if request.htmx:
         return HttpResponseClientRedirect(reverse("inbox:list"))
     return redirect("inbox:list")
@@ -85,9 +87,9 @@ def _panel(request: HtmxHttpRequest, req: Request, status: int, **extra: Any) ->
     return render(request, template, context, status=status)
 
 
-def _closed(request: HtmxHttpRequest, req: Request) -> HttpResponse:
+def _closed(request: HtmxHttpRequest, req: Request, notice: str = "") -> HttpResponse:
     """Tell the second decider who decided first and when: 409 for htmx, a message otherwise."""
-    notice = deciding.closed_message(req)
+    notice = notice or deciding.closed_message(req)
     if request.htmx:
         req = Request.objects.get(id=req.id)  # as it is now, with the decision that closed it
         return _panel(request, req, 409, closed_notice=notice, oob=True)

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
-from .. import activity, arguments, rendering
+from .. import activity, arguments, discussion, rendering
 from ..argument_form import SchemaArgumentsForm
 from ..forms import JsonArgumentsForm
 from ..models import Request
@@ -55,6 +55,8 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
         "field_form": SchemaArgumentsForm(req),
         "json_form": JsonArgumentsForm(req),
         "decision": getattr(req, "decision", None) if not req.is_open else None,
+        "notes": list(req.notes.all()),
+        "claim_minutes": discussion.claim_minutes(),
     }
     context.update(extra)
     if context["decision"] is not None and context["tab"] == "request":
@@ -62,5 +64,6 @@ def detail_context(request: HttpRequest, req: Request, **extra: Any) -> dict[str
     if context["tab"] == "activity":
         context.update(activity.activity(req))
     if context["tab"] == "history":
-        context["history"] = Request.objects.filter(run_id=req.run_id).select_related("decision").order_by("created_at")
+        requests = Request.objects.filter(run_id=req.run_id).select_related("decision").prefetch_related("notes")
+        context["history"] = requests.order_by("created_at")
     return context

@@ -93,6 +93,10 @@
   let leaving = false;
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (leaving) event.preventDefault();
+    // While requests are selected for a bulk decision, the list's poll would replace the
+    // checkboxes: it waits until nothing is selected.
+    const list = event.detail.elt && event.detail.elt.id === "inbox-results";
+    if (list && document.querySelector(".bulk-pick:checked")) event.preventDefault();
   });
   // Listened for on <body>, below `document`: with DEBUG on, django-htmx's error script (added by
   // {% htmx_script %}) listens on `document` and replaces the whole page with any 400 response.

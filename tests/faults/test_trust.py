@@ -18,6 +18,7 @@ from tests.conftest import build_request, post_decision
 pytestmark = pytest.mark.django_db
 
 INBOX_METHODS = {"list": "GET", "detail": "GET", "status": "GET", "decide": "POST", "edit": "POST", "start": "GET"}
+INBOX_METHODS |= {"bulk": "POST", "comment": "POST", "claim": "POST"}  # the token API: tests/inbox/test_quorum.py
 ADMIN_OPEN = {"login", "logout", "view_on_site"}  # the sign-in page itself; view_on_site is Django's redirect shortcut
 ARGUMENTS = {"amount": 10, "currency": "EUR"}
 ADMIN_SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "autocomplete", "jsi18n"}
@@ -56,8 +57,24 @@ def world(db, settings):
         "inbox/decisionrecord": str(record.pk),
         "auth/user": str(reviewer.pk),
         "auth/group": str(group.pk),
+        **team_objects(open_req, reviewer),
     }
     return {"reviewer": reviewer, "staff": staff, "superuser": superuser, "req": open_req, "objects": objects}
+
+
+def team_objects(req, reviewer):
+    """One row of each of the inbox's team tables (history, notifications, API tokens)."""
+    from inbox import tokens
+    from inbox.models import ApiToken, Note, Notification
+
+    note = Note.objects.create(request=req, kind="comment", author_name="rita", text="hi")
+    Notification.objects.create(key=f"{req.id}:assigned:email", request=req, event="assigned", channel="email")
+    tokens.create(reviewer, "bot")
+    return {
+        "inbox/note": str(note.pk),
+        "inbox/notification": f"{req.id}:assigned:email",
+        "inbox/apitoken": str(ApiToken.objects.get().pk),
+    }
 
 
 def inbox_urls(req_id):
