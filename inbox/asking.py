@@ -83,8 +83,6 @@ def ask(
     published = publish_request(spec, deadline, escalate_at)
     request_id = forks.request_id_for(durable.workflow_id(), published)  # a fork's own copy
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": "waiting"})
-    if spec.assignee_kind:
-        notifying.notify(request_id, notifying.ASSIGNED)
     timers = _timers(request_id, spec, deadline, escalate_at, remind_before)
     decision = _wait(request_id, spec, deadline, published, timers)
     durable.set_event("inbox", {"request_id": request_id, "title": spec.title, "state": str(decision.outcome)})
@@ -183,6 +181,10 @@ def publish_request(spec: Spec, deadline: datetime | None, escalate_at: datetime
             "escalate_to": spec.escalate_to,
         },
     )
+    if spec.assignee_kind:
+        # Started from inside the step (a run of its own, idempotent by its id), not as an operation
+        # of the agent: agents parked before notifications existed replay the same operations.
+        notifying.notify(str(request_id), notifying.ASSIGNED)
     return str(request_id)
 
 
