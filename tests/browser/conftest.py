@@ -22,9 +22,6 @@ WIDEST = """() => [...document.querySelectorAll("*")]
   .filter(e => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 12)
   .map(e => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
 
-# Playwright's sync API runs an event loop on this thread; the test's own ORM calls are
-# still synchronous code, so Django's async-safety guard must stand down here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(items):
@@ -41,7 +38,23 @@ def debug(request, settings):
     return request.param
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module", autouse=True)
+def async_unsafe_allowed() -> Iterator[None]:
+    """Playwright's sync API runs an event loop on this thread; the test's own ORM calls are still
+    synchronous code, so Django's async-safety guard stands down, for the browser tests only (the
+    engine's tests check that it refuses the ORM on an event loop)."""
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if before is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+# Per module, not per session: Playwright's event loop stays running on this thread while it
+# lives, and later tests (an agent's run_sync) need the thread without one.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         missing = "Debian's chromium is not installed (make test installs it: apt-get install chromium)"
