@@ -71,27 +71,28 @@ def insert_run(run: NewRun) -> bool:
     this is one statement (insert, conflict check and NOTIFY), as it is what every start costs.
     QueueDeduplicated: its queue has an unfinished run with its ``deduplication_id``."""
     try:
-        if _pg():
+        if _pg() and run.deduplication_id is None:
             return retry_rolled_back(db(), lambda: pgsql.insert_run(db(), run))
+        if _pg():  # in a savepoint: a refused duplicate leaves the caller's transaction usable
+            with transaction.atomic(using=db()):
+                return pgsql.insert_run(db(), run)
         with transaction.atomic(using=db()):
             WorkflowRun(**vars(run), ready_at=run.created_at, updated_at=run.created_at).save(
                 using=db(), force_insert=True
             )
     except IntegrityError as exc:
-        if run.deduplication_id is not None and ("durable_run_dedup" in str(exc) or "deduplication_id" in str(exc)):
-            raise _deduplicated(run) from exc
-        if _pg():
-            raise
-        return False
+        if run.deduplication_id is None or _runs().filter(id=run.id).exists():
+            if _pg():
+                raise
+            return False  # the id exists: the idempotent start returns that run
+        raise _deduplicated(run) from exc
     notify.workers_after_commit()
     return True
 
 
 def _deduplicated(run: NewRun) -> QueueDeduplicated:
-    first = None
-    if not connections[db()].in_atomic_block:
-        unfinished = _runs().filter(queue=run.queue, deduplication_id=run.deduplication_id, status__in=UNFINISHED)
-        first = unfinished.values_list("id", flat=True).first()
+    unfinished = _runs().filter(queue=run.queue, deduplication_id=run.deduplication_id, status__in=UNFINISHED)
+    first = unfinished.values_list("id", flat=True).first()
     return QueueDeduplicated(
         f"Queue {run.queue!r} already has an unfinished run{f' ({first})' if first else ''} with deduplication_id "
         f"{run.deduplication_id!r}, so {run.name} was not enqueued again. Wait for that run to finish, or pass "
