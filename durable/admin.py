@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from . import api, history, versions
+from . import api, history, store, versions
 from .models import WorkflowRun
 from .schedules import schedules
 
@@ -27,7 +27,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("status", "queue", "app_version", "name")
     search_fields = ("id", "name", "wait_topic")
     date_hierarchy = "created_at"
-    actions = ("cancel_runs", "resume_runs", "fork_on_current_version")
+    actions = ("cancel_runs", "resume_runs", "resume_on_current_version", "fork_on_current_version")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -60,7 +60,15 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
-    @admin.action(description="Resume on the current version (fork reusing every checkpoint)", permissions=["manage"])
+    @admin.action(description="Resume on the current version (replay on the current code)", permissions=["manage"])
+    def resume_on_current_version(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        """For unfinished runs whose application version no worker serves any more: any worker
+        may now take them, replaying their history on its code (a change that does not fit the
+        history stops the run with a non-determinism error; fork it then)."""
+        count = store.unpin_version([run.id for run in queryset])
+        self.message_user(request, f"{count} run(s) will resume on the current version.", messages.SUCCESS)
+
+    @admin.action(description="Fork on the current version (a copy reusing every checkpoint)", permissions=["manage"])
     def fork_on_current_version(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
         """For runs whose application version no worker serves any more: a fork is a new run,
         which any worker may start, and it takes the version of the worker that claims it."""

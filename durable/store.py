@@ -492,8 +492,18 @@ def cancel(run_id: str, reason: str = "") -> list[str] | None:
     return ids
 
 
+def unpin_version(run_ids: list[str]) -> int:
+    """Let any worker resume these unfinished runs (their version's workers are gone): the next
+    claim replays them on the claimer's code and stamps its version. Returns how many."""
+    unpinned = _set(_runs().filter(id__in=run_ids, status__in=UNFINISHED).exclude(app_version=""), app_version="")
+    if unpinned:
+        notify.workers_after_commit()
+    return unpinned
+
+
 def expire_timeouts(now: datetime, limit: int = 100) -> list[str]:
-    """Cancel the runs whose workflow timeout has passed, with their children; the ids cancelled.
+    """Cancel the runs whose workflow timeout has passed, with their children; the ids of the
+    runs whose timeout this call fired (their children not listed).
     Found by the timeout index; a cancelled run leaves it, so each timeout fires once, however
     many workers look at the same moment (the cancel locks the row; the second finds it done)."""
     due = _runs().filter(timeout_at__lte=now, status__in=UNFINISHED).order_by("timeout_at")
@@ -501,7 +511,8 @@ def expire_timeouts(now: datetime, limit: int = 100) -> list[str]:
     for run_id, timeout_at in due.values_list("id", "timeout_at")[:limit]:
         reason = f"Cancelled: its workflow timeout passed at {timeout_at.isoformat()}."
         ids: list[str] | None = retry_rolled_back(db(), lambda: cancel(run_id, reason))  # noqa: B023 (called at once)
-        cancelled += ids or []
+        if ids:
+            cancelled.append(run_id)
     return cancelled
 
 

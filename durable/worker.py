@@ -310,8 +310,9 @@ class Worker:
     # --- timers: workflow timeouts, schedules, versions -----------------------------------
 
     def _timers_loop(self) -> None:
-        """Every poll interval: cancel runs whose workflow timeout passed, start the runs of due
-        schedule ticks, and drain once a newer application version appears."""
+        """Every poll interval (a quarter second at least): cancel runs whose workflow timeout
+        passed, start the runs of due schedule ticks, and drain once a newer version appears.
+        A thread of its own, so that busy run threads or a wake-up never wait for it."""
         scheduler = Scheduler()
         first_seen = None
         while not self.stopping.is_set():
@@ -326,7 +327,7 @@ class Worker:
             except Exception as exc:
                 _log_failure("timeouts, schedules and versions", exc)
                 faults.reset(self.alias)
-            self.stopping.wait(self.poll_interval)
+            self.stopping.wait(max(self.poll_interval, 0.25))  # a fast poll need not mean fast timers
         connections.close_all()
 
     def _check_version(self, first_seen: Any) -> None:

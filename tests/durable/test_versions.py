@@ -1,6 +1,6 @@
 """Application versions and draining (#15) against real worker processes on both databases: a
 deploy where old runs finish on the old worker while new runs start on the new one, the old worker
-exits once its runs are done, and a run whose version no worker serves is resumed by a fork."""
+exits once its runs are done, and a run whose version no worker serves is resumed from the admin."""
 
 import pytest
 from django.urls import reverse
@@ -55,9 +55,12 @@ def test_a_run_whose_version_is_gone_waits_until_the_admin_forks_it(worker_proce
     assert (run_of(orphan).status, run_of(orphan).app_version) == ("ENQUEUED", "v1")
     changelist = reverse("admin:durable_workflowrun_changelist")
     assert "v1" in admin_client.get(changelist).content.decode()  # the list shows each run's version
+    admin_client.post(changelist, {"action": "resume_on_current_version", "_selected_action": [orphan.id]})
+    assert orphan.result(timeout=30) == "t:late"  # replayed on the v2 worker, with the message it had
+    assert run_of(orphan).app_version == "v2"
     admin_client.post(changelist, {"action": "fork_on_current_version", "_selected_action": [orphan.id]})
     [fork] = durable.list_workflows(name=orphan.get().name).filter(forked_from=orphan.id)
-    wait_status(fork, "WAITING")  # the fork waits anew for what the original waited for
+    wait_status(fork, "WAITING")  # a copy: it waits anew for what the original waited for
     durable.send(fork.id, "again", topic="t")
     assert durable.retrieve(fork.id).result(timeout=30) == "t:again"
     assert run_of(fork).app_version == "v2"
