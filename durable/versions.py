@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
@@ -32,7 +33,13 @@ def import_workflows() -> list[ModuleType]:
 
 def current() -> str:
     """This process's application version."""
-    return get_settings().APP_VERSION or os.environ.get("DURABLE_APP_VERSION", "") or code_hash()
+    version = get_settings().APP_VERSION or os.environ.get("DURABLE_APP_VERSION", "") or code_hash()
+    if len(version) > 64:
+        raise ImproperlyConfigured(
+            f"DURABLE_APP_VERSION is {len(version)} characters long; runs store at most 64. Use a release "
+            "tag or a commit hash."
+        )
+    return version
 
 
 @functools.cache
