@@ -22,6 +22,7 @@ __all__ = [
     "run_finished",
     "run_forked",
     "run_resumed",
+    "scheduled",
     "send",
     "set_event",
     "sleep",
@@ -35,6 +36,7 @@ __all__ = [
     "EngineError",
     "NonDeterminismError",
     "NotInWorkflow",
+    "QueueDeduplicated",
     "ResultTimeout",
     "SerializationError",
     "WorkflowCancelled",
@@ -50,6 +52,7 @@ from .exceptions import (
     EngineError,
     NonDeterminismError,
     NotInWorkflow,
+    QueueDeduplicated,
     ResultTimeout,
     SerializationError,
     WorkflowCancelled,
@@ -60,6 +63,7 @@ from .exceptions import (
 )
 from .queues import Queue
 from .registry import workflow
+from .schedules import scheduled
 from .signals import run_cancelled, run_finished, run_forked, run_resumed
 from .steps import step
 

@@ -11,8 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from . import api, history
+from . import api, history, store, versions
 from .models import WorkflowRun
+from .schedules import schedules
 
 
 class ForkForm(forms.Form):
@@ -21,11 +22,12 @@ class ForkForm(forms.Form):
 
 @admin.register(WorkflowRun)
 class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "name", "status", "queue", "wait_topic", "wait_until", "created_at", "finished_at")
-    list_filter = ("status", "queue", "name")
+    list_display = ("id", "name", "status", "queue", "app_version", "wait_topic", "wait_until", "created_at",
+                    "finished_at")  # fmt: skip
+    list_filter = ("status", "queue", "app_version", "name")
     search_fields = ("id", "name", "wait_topic")
     date_hierarchy = "created_at"
-    actions = ("cancel_runs", "resume_runs")
+    actions = ("cancel_runs", "resume_runs", "resume_on_current_version", "fork_on_current_version")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -57,6 +59,28 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, f"Resumed {done} run(s).", messages.SUCCESS)
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description="Resume on the current version (replay on the current code)", permissions=["manage"])
+    def resume_on_current_version(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        """For unfinished runs whose application version no worker serves any more: any worker
+        may now take them, replaying their history on its code (a change that does not fit the
+        history stops the run with a non-determinism error; fork it then)."""
+        count = store.unpin_version([run.id for run in queryset])
+        self.message_user(request, f"{count} run(s) will resume on the current version.", messages.SUCCESS)
+
+    @admin.action(description="Fork on the current version (a copy reusing every checkpoint)", permissions=["manage"])
+    def fork_on_current_version(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        """For runs whose application version no worker serves any more: a fork is a new run,
+        which any worker may start, and it takes the version of the worker that claims it."""
+        for run in queryset:
+            handle = api.fork(run.id, from_step=run.checkpoints.count())
+            self.message_user(
+                request,
+                f"Forked {run.id} (version {run.app_version or 'none'}) as {handle.id}: it reuses the original's "
+                "finished checkpoints and runs on the current version. The original is left as it was; a wait it "
+                "was in starts anew in the fork (send the fork what the original was waiting for).",
+                messages.SUCCESS,
+            )
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
         return self.can_manage(request)
@@ -91,7 +115,30 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         fork = path(
             "<path:object_id>/fork/", self.admin_site.admin_view(self.fork_view), name="durable_workflowrun_fork"
         )
-        return [fork, *super().get_urls()]
+        scheduled = path(
+            "schedules/", self.admin_site.admin_view(self.schedules_view), name="durable_workflowrun_schedules"
+        )
+        return [scheduled, fork, *super().get_urls()]
+
+    def schedules_view(self, request: HttpRequest) -> HttpResponse:
+        """The schedules the workers import (each app's workflows module and DURABLE_IMPORTS) and
+        their next tick: read-only, as the schedules live in code."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        versions.import_workflows()
+        rows = []
+        for schedule in schedules():
+            runs = WorkflowRun.objects.filter(name=schedule.name, id__startswith=schedule.prefix)
+            last = runs.order_by("-id").first()
+            rows.append({"schedule": schedule, "next_tick": schedule.next_tick(), "last": last})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Schedules",
+            "rows": rows,
+            "version": versions.current(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/durable/workflowrun/schedules.html", context)
 
     def fork_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.can_manage(request):

@@ -5,7 +5,8 @@ once and a read (a handle's status, ``list_workflows``) returns on replay what i
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.db import transaction
@@ -65,16 +66,24 @@ def start(
     workflow_id: str | None = None,
     queue: Queue | str | None = None,
     priority: int = 0,
+    workflow_timeout: Duration | None = None,
+    deduplication_id: str | None = None,
     **kwargs: Any,
 ) -> WorkflowHandle[R]:
     """Enqueue a run of ``fn`` and return at once. Starting the same ``workflow_id`` again
-    returns the existing run. Inside a workflow this starts a child, exactly once."""
+    returns the existing run. Inside a workflow this starts a child, exactly once.
+    ``workflow_timeout`` (else the workflow's ``timeout``): the run and its children are
+    cancelled once it has passed, counted from now. (Not ``timeout=``: that name is the
+    workflow's own, as agents' ``recv`` timeouts often are.) ``deduplication_id``: refused with
+    QueueDeduplicated while the queue has an unfinished run with the same one."""
     wf = as_workflow(fn)
     wf.check_importable()
     inputs = serialization.dumps_call(list(args), kwargs, f"The arguments of {wf.name}")
+    timeout = workflow_timeout if workflow_timeout is not None else wf.timeout
+    options = _Options(queue, priority, timeout, deduplication_id)
     ctx = context.get()
     if ctx is None:
-        return WorkflowHandle(_insert(wf, workflow_id or new_id(), inputs, queue, priority, parent=None))
+        return WorkflowHandle(_insert(wf, workflow_id or new_id(), inputs, options, parent=None))
     seq, cp = replay.next_op(ctx, StepKind.START, wf.name)
     if cp is not None:
         return WorkflowHandle(replay.outcome(cp))
@@ -82,24 +91,35 @@ def start(
 
     def start_child() -> None:
         with transaction.atomic(using=store.db()):
-            _insert(wf, child_id, inputs, queue, priority, parent=ctx.run_id)
+            _insert(wf, child_id, inputs, options, parent=ctx.run_id)
             replay.record(ctx, seq, StepKind.START, wf.name, output=serialization.dumps(child_id))
 
     replay.guarded(f"the start of {wf.name} by run {ctx.run_id}", start_child)
     return WorkflowHandle(child_id)
 
 
-def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, queue: Any, priority: int, parent: str | None) -> str:
+@dataclass(frozen=True)
+class _Options:
+    queue: Queue | str | None
+    priority: int
+    timeout: Duration | None
+    deduplication_id: str | None
+
+
+def _insert(wf: Workflow[Any, Any], run_id: str, inputs: str, options: _Options, parent: str | None) -> str:
+    now = timezone.now()
     run = NewRun(
         id=run_id,
         name=wf.name,
         target=wf.target,
         inputs=inputs,
-        queue=queue_name(queue),
-        priority=priority,
+        queue=queue_name(options.queue),
+        priority=options.priority,
         parent_id=parent,
-        created_at=timezone.now(),
+        created_at=now,
         max_recovery_attempts=wf.max_recovery_attempts or get_settings().MAX_RECOVERY_ATTEMPTS,
+        timeout_at=None if options.timeout is None else now + timedelta(seconds=seconds(options.timeout)),
+        deduplication_id=options.deduplication_id,
     )
     if not store.insert_run(run):
         existing = store.name_of(run_id)

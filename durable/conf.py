@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL: prepare the engine's hot statements on each connection. False behind a
     # transaction-mode pooler that cannot keep them (PgBouncer before 1.21).
     "PREPARED_STATEMENTS": True,
+    # The application version a worker serves ("": the DURABLE_APP_VERSION environment
+    # variable, else a hash of the workflow modules; see durable/versions.py).
+    "APP_VERSION": "",
 }
 
 
@@ -41,6 +44,7 @@ class DurableSettings:
     IMPORTS: list[str]
     DATABASE: str
     PREPARED_STATEMENTS: bool
+    APP_VERSION: str
 
     @property
     def notify_enabled(self) -> bool:

@@ -5,6 +5,10 @@ class DurableError(Exception):
     """Base class of the engine's errors."""
 
 
+class QueueDeduplicated(DurableError):
+    """``queue.enqueue(deduplication_id=...)`` found an unfinished run of that queue with the same id."""
+
+
 class WorkflowNotFound(DurableError, LookupError):
     pass
 

@@ -25,6 +25,7 @@ class Status(models.TextChoices):
 
 
 TERMINAL = (Status.SUCCESS, Status.ERROR, Status.CANCELLED)
+UNFINISHED = (Status.ENQUEUED, Status.RUNNING, Status.WAITING)
 
 
 class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
@@ -101,6 +102,12 @@ class WorkflowRun(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run's workflow timeout: when it passes, a worker cancels the run and its children.
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    # The application version of the workers that executed it (set by its first claim): only
+    # workers of that version resume it. Empty until then.
+    app_version = models.CharField(max_length=64, blank=True, default="")
+    deduplication_id = models.CharField(max_length=255, null=True, blank=True)
 
     objects = WorkflowRunQuerySet.as_manager()
 
@@ -128,7 +135,29 @@ class WorkflowRun(models.Model):
                 condition=Q(started_at__isnull=False, status__in=("ENQUEUED", "RUNNING", "WAITING")),
             ),
             models.Index(fields=["name"], name="durable_run_name_idx"),
+            # Due workflow timeouts: only unfinished runs that have one are in it.
+            models.Index(
+                fields=["timeout_at"],
+                name="durable_run_timeout_idx",
+                condition=Q(timeout_at__isnull=False, status__in=("ENQUEUED", "RUNNING", "WAITING")),
+            ),
+            # Serves a rate-limited queue's count of starts in its window; the default queue
+            # (most runs, never rate-limited in practice) stays out of it, so its runs pay nothing.
+            models.Index(
+                fields=["queue", "started_at"],
+                name="durable_run_starts_idx",
+                condition=Q(started_at__isnull=False) & ~Q(queue="default"),
+            ),
             models.Index(fields=["parent"], name="durable_run_parent_idx", condition=Q(parent__isnull=False)),
+        ]
+
+        constraints = [
+            # A queue refuses a second unfinished run with the same deduplication id.
+            models.UniqueConstraint(
+                fields=["queue", "deduplication_id"],
+                name="durable_run_dedup",
+                condition=Q(deduplication_id__isnull=False, status__in=("ENQUEUED", "RUNNING", "WAITING")),
+            )
         ]
 
     def __str__(self) -> str:
@@ -275,3 +304,17 @@ class QueueLock(models.Model):
 
     def __str__(self) -> str:
         return f"queue {self.name}"
+
+
+class AppVersion(models.Model):
+    """Every application version a worker has run, with when it was first seen: a worker whose
+    version has a newer one drains (finishes its own runs, takes no new ones, then exits)."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-first_seen_at"]
+
+    def __str__(self) -> str:
+        return f"version {self.name}"

@@ -37,8 +37,9 @@ _INSERT_RUN = """
     WITH ins AS (
         INSERT INTO durable_workflowrun
             (id, name, target, status, queue, priority, inputs, error_message, traceback, parent_id,
-             forked_from, ready_at, lease_owner, recovery_attempts, max_recovery_attempts, created_at, updated_at)
-        VALUES (%s, %s, %s, 'ENQUEUED', %s, %s, %s, '', '', %s, '', %s, '', 0, %s, %s, %s)
+             forked_from, ready_at, lease_owner, recovery_attempts, max_recovery_attempts, created_at, updated_at,
+             timeout_at, deduplication_id, app_version)
+        VALUES (%s, %s, %s, 'ENQUEUED', %s, %s, %s, '', '', %s, '', %s, '', 0, %s, %s, %s, %s, %s, '')
         ON CONFLICT (id) DO NOTHING RETURNING id
     )
     SELECT id{notify} FROM ins
@@ -51,18 +52,19 @@ def insert_run(alias: str, run: NewRun) -> bool:
     """Insert a new run and wake the workers (at commit); False if the id exists."""
     sql = _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
     params = (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
-              run.max_recovery_attempts, run.created_at, run.created_at)  # fmt: skip
+              run.max_recovery_attempts, run.created_at, run.created_at, run.timeout_at,
+              run.deduplication_id)  # fmt: skip
     return fetchone(alias, sql, params) is not None
 
 
 _CLAIM_CTES = """
     due AS (
         SELECT id, status, started_at FROM durable_workflowrun
-        WHERE status IN ('WAITING', 'RUNNING') AND ready_at <= %(now)s {queues}
+        WHERE status IN ('WAITING', 'RUNNING') AND ready_at <= %(now)s {queues} {started}
         ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ), fresh AS (
         SELECT id, status, started_at FROM durable_workflowrun
-        WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues}
+        WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues} {fresh}
         ORDER BY priority, ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ), picked AS (
         (SELECT * FROM due) UNION ALL (SELECT * FROM fresh) LIMIT %(limit)s
@@ -72,7 +74,7 @@ _CLAIM_UPDATE = """
     claimed AS (
         UPDATE durable_workflowrun AS r
         SET status = 'RUNNING', lease_owner = %(owner)s, ready_at = %(lease_until)s, wait_topic = NULL,
-            wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s),
+            wait_until = NULL, updated_at = %(now)s, started_at = COALESCE(r.started_at, %(now)s), {version}
             recovery_attempts = r.recovery_attempts + CASE WHEN picked.status = 'RUNNING' THEN 1 ELSE 0 END
         FROM picked
         WHERE r.id = picked.id {relaxed}
@@ -135,8 +137,18 @@ def claim_sql(request: ClaimRequest, relaxed: bool) -> tuple[str, dict[str, Any]
     if request.exclude:
         conditions.append("AND NOT (queue = ANY(%(exclude)s))")
         params["exclude"] = list(request.exclude)
-    picking = _CLAIM_CTES.format(queues=" ".join(conditions))
-    return f"{picking}, {_CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else '')}", params
+    started, fresh, version = "", "", ""
+    if request.version is not None:
+        # Started runs only on workers of their version ('': started before versions existed).
+        started = "AND app_version IN (%(version)s, '')"
+        fresh = "AND (started_at IS NULL OR app_version IN (%(version)s, ''))"
+        version = "app_version = %(version)s,"
+        params["version"] = request.version
+    if request.started_only:
+        fresh += " AND started_at IS NOT NULL"
+    picking = _CLAIM_CTES.format(queues=" ".join(conditions), started=started, fresh=fresh)
+    update = _CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else "", version=version)
+    return f"{picking}, {update}", params
 
 
 def _take(rows: list[tuple[Any, ...]], now: datetime) -> tuple[ClaimedRun, ...]:

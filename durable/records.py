@@ -22,13 +22,17 @@ class NewRun:
     parent_id: str | None
     created_at: datetime
     max_recovery_attempts: int
+    timeout_at: datetime | None = None
+    deduplication_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ClaimRequest:
     """Up to ``limit`` runnable runs to lease to ``owner`` for ``lease``: due ones (deadline or
     lease passed) first, then enqueued ones by priority; from queue ``only``, or ``queues`` (all
-    if None), minus ``exclude``."""
+    if None), minus ``exclude``. With ``version``, a run that started under another application
+    version is left alone (one that never started takes this version); ``started_only``: only runs
+    that started already (a draining worker finishes its own, and starts nothing new)."""
 
     owner: str
     lease: timedelta
@@ -36,6 +40,8 @@ class ClaimRequest:
     only: str | None = None
     queues: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
+    version: str | None = None
+    started_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import functools
 import importlib
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from . import aio
@@ -17,11 +18,14 @@ _by_name: dict[str, "Workflow[Any, Any]"] = {}
 class Workflow(Generic[P, R]):
     """A workflow function. Calling it runs the body inline; ``durable.start`` runs it durably."""
 
-    def __init__(self, fn: Callable[P, R], name: str | None, max_recovery_attempts: int | None) -> None:
+    def __init__(
+        self, fn: Callable[P, R], name: str | None, max_recovery_attempts: int | None, timeout: Any = None
+    ) -> None:
         functools.update_wrapper(self, fn)
         self.call = fn
         # What a worker runs: a plain function, also for an ``async def`` workflow (see aio.py).
         self.fn: Callable[P, R] = aio.blocking(fn) if aio.is_async(fn) else fn  # type: ignore[arg-type]
+        self.timeout = timeout  # seconds or a timedelta: the default of durable.start(workflow_timeout=)
         self.target = f"{fn.__module__}:{fn.__qualname__}"
         self.name = name or f"{fn.__module__}.{fn.__qualname__}"
         self.max_recovery_attempts = max_recovery_attempts
@@ -51,15 +55,22 @@ class Workflow(Generic[P, R]):
 def workflow(fn: Callable[P, R], /) -> Workflow[P, R]: ...
 @overload
 def workflow(
-    *, name: str | None = None, max_recovery_attempts: int | None = None
+    *, name: str | None = None, max_recovery_attempts: int | None = None, timeout: float | timedelta | None = None
 ) -> Callable[[Callable[P, R]], Workflow[P, R]]: ...
 def workflow(
-    fn: Callable[P, R] | None = None, /, *, name: str | None = None, max_recovery_attempts: int | None = None
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    max_recovery_attempts: int | None = None,
+    timeout: float | timedelta | None = None,
 ) -> Workflow[P, R] | Callable[[Callable[P, R]], Workflow[P, R]]:
-    """Make ``fn`` a durable workflow, registered as ``module.qualname`` unless ``name`` is given."""
+    """Make ``fn`` a durable workflow, registered as ``module.qualname`` unless ``name`` is given.
+    ``timeout``: each run is cancelled (with its children) once this long has passed since its
+    start, unless ``durable.start(workflow_timeout=)`` says otherwise."""
 
     def decorate(f: Callable[P, R]) -> Workflow[P, R]:
-        return Workflow(f, name, max_recovery_attempts)
+        return Workflow(f, name, max_recovery_attempts, timeout)
 
     return decorate(fn) if fn is not None else decorate
 

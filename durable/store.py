@@ -10,17 +10,18 @@ A run's life: ENQUEUED (``insert_run``, ``release``, ``resume``) → RUNNING und
 import functools
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Case, F, When
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from . import groupcommit, notify, pgsql, signals
 from .conf import get_settings
+from .exceptions import QueueDeduplicated
 from .faults import retry_rolled_back
-from .models import TERMINAL, Checkpoint, Event, Message, QueueLock, Status, WorkflowRun
+from .models import TERMINAL, UNFINISHED, Checkpoint, Event, Message, QueueLock, Status, WorkflowRun
 from .records import ClaimedRun, ClaimRequest, Finished, NewRun
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])
@@ -67,18 +68,36 @@ def end_topic(run_id: str) -> str:
 
 def insert_run(run: NewRun) -> bool:
     """Insert a new run and wake the workers (at commit); False if the id exists. On PostgreSQL
-    this is one statement (insert, conflict check and NOTIFY), as it is what every start costs."""
-    if _pg():
-        return retry_rolled_back(db(), lambda: pgsql.insert_run(db(), run))
+    this is one statement (insert, conflict check and NOTIFY), as it is what every start costs.
+    QueueDeduplicated: its queue has an unfinished run with its ``deduplication_id``."""
     try:
+        if _pg() and run.deduplication_id is None:
+            return retry_rolled_back(db(), lambda: pgsql.insert_run(db(), run))
+        if _pg():  # in a savepoint: a refused duplicate leaves the caller's transaction usable
+            with transaction.atomic(using=db()):
+                return pgsql.insert_run(db(), run)
         with transaction.atomic(using=db()):
             WorkflowRun(**vars(run), ready_at=run.created_at, updated_at=run.created_at).save(
                 using=db(), force_insert=True
             )
-    except IntegrityError:
-        return False
+    except IntegrityError as exc:
+        if run.deduplication_id is None or _runs().filter(id=run.id).exists():
+            if _pg():
+                raise
+            return False  # the id exists: the idempotent start returns that run
+        raise _deduplicated(run) from exc
     notify.workers_after_commit()
     return True
+
+
+def _deduplicated(run: NewRun) -> QueueDeduplicated:
+    unfinished = _runs().filter(queue=run.queue, deduplication_id=run.deduplication_id, status__in=UNFINISHED)
+    first = unfinished.values_list("id", flat=True).first()
+    return QueueDeduplicated(
+        f"Queue {run.queue!r} already has an unfinished run{f' ({first})' if first else ''} with deduplication_id "
+        f"{run.deduplication_id!r}, so {run.name} was not enqueued again. Wait for that run to finish, or pass "
+        "another deduplication_id."
+    )
 
 
 def name_of(run_id: str) -> str | None:
@@ -95,28 +114,39 @@ def claim(request: ClaimRequest) -> tuple[ClaimedRun, ...]:
     return _claim_orm(request)
 
 
-def claim_limited(request: ClaimRequest, concurrency: int | None, hold_while_parked: bool) -> tuple[ClaimedRun, ...]:
-    """Lease runs of the limited queue ``request.only`` within its global ``concurrency``.
+def claim_limited(
+    request: ClaimRequest,
+    concurrency: int | None,
+    hold_while_parked: bool,
+    limiter: tuple[int, float] | None = None,
+) -> tuple[ClaimedRun, ...]:
+    """Lease runs of the limited queue ``request.only`` within its global ``concurrency`` and
+    its ``limiter`` (at most n first claims, "starts", in any window of that many seconds).
 
     A run holds a slot from its first claim to its end, parked or not (``hold_while_parked``,
     the default: a queue with concurrency 1 is then a lock around a recv, a sleep or a child's
     wait), so runs that already hold one (woken, or recovered from a dead worker) are always
     leased and new ones only while slots are free. Otherwise only running runs hold slots.
-    Claims on one queue are serialized by its row in ``QueueLock`` (portable: no advisory lock)."""
+    Claims on one queue are serialized by its row in ``QueueLock`` (portable: no advisory lock),
+    so two workers cannot both count the same free slot or the same start in the window."""
     name = request.only or ""
     with transaction.atomic(using=db()):
         QueueLock.objects.using(db()).get_or_create(name=name)
         QueueLock.objects.using(db()).select_for_update().filter(name=name).values_list("name").first()
-        if concurrency is None:
-            return _claim_orm(request)
         now = timezone.now()
         queued = _runs().filter(queue=name)
-        if hold_while_parked:
-            holding = queued.filter(started_at__isnull=False).exclude(status__in=TERMINAL).count()
-            return _claim_orm(request, fresh_slots=concurrency - holding)
-        running = queued.filter(status=Status.RUNNING, ready_at__gt=now).count()
-        limit = min(request.limit, concurrency - running)
-        return _claim_orm(replace(request, limit=limit)) if limit > 0 else ()
+        fresh: int | None = None
+        if concurrency is not None and hold_while_parked:
+            fresh = concurrency - queued.filter(started_at__isnull=False).exclude(status__in=TERMINAL).count()
+        elif concurrency is not None:
+            running = queued.filter(status=Status.RUNNING, ready_at__gt=now).count()
+            request = replace(request, limit=min(request.limit, concurrency - running))
+        if limiter is not None:
+            starts, seconds = limiter
+            since = now - timedelta(seconds=seconds)
+            room = starts - queued.filter(started_at__isnull=False, started_at__gt=since).count()
+            fresh = room if fresh is None else min(fresh, room)
+        return _claim_orm(request, fresh_slots=fresh) if request.limit > 0 else ()
 
 
 def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[ClaimedRun, ...]:
@@ -133,6 +163,10 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
             qs = qs.filter(queue__in=request.queues)
         if request.exclude:
             qs = qs.exclude(queue__in=request.exclude)
+        if request.version is not None:  # started runs only on workers of their version
+            qs = qs.filter(Q(started_at__isnull=True) | Q(app_version__in=(request.version, "")))
+        if request.started_only:
+            qs = qs.filter(started_at__isnull=False)
         return list(qs.select_for_update(skip_locked=True, no_key=True).values(*CLAIMED_FIELDS)[:n])
 
     with transaction.atomic(using=db()):
@@ -146,6 +180,7 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
         if not picked:
             return ()
         _relaxed_commit()
+        version = {} if request.version is None else {"app_version": request.version}
         _set(
             _runs().filter(id__in=[r["id"] for r in picked]),
             updated_at=now,
@@ -158,6 +193,7 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
             recovery_attempts=Case(
                 When(status=Status.RUNNING, then=F("recovery_attempts") + 1), default=F("recovery_attempts")
             ),
+            **version,
         )
     return tuple(
         ClaimedRun(**{**r, "recovery_attempts": r["recovery_attempts"] + (r["status"] == Status.RUNNING)})
@@ -421,16 +457,19 @@ def _finished(run_id: str, status: str) -> None:
 # --- management -----------------------------------------------------------------------------
 
 
-def cancel(run_id: str) -> list[str] | None:
+def cancel(run_id: str, reason: str = "") -> list[str] | None:
     """Cancel the run and its unfinished descendants; a run that failed is marked cancelled too
     (its error is kept). Returns the ids cancelled (empty if it had succeeded or was cancelled
-    already), None if there is no such run. Wakes anyone waiting on a cancelled run."""
+    already), None if there is no such run. Wakes anyone waiting on a cancelled run. ``reason``
+    becomes the run's error message (why the engine cancelled it)."""
     with transaction.atomic(using=db()):
         row = lock(run_id)
         if row is None:
             return None
         if row[0] in (Status.SUCCESS, Status.CANCELLED):
             return []
+        if reason:
+            _set(_runs().filter(id=run_id), error_message=reason)
         ids = [run_id, *_unfinished_descendants(run_id)]
         now = timezone.now()
         for cancelled in ids:
@@ -451,6 +490,30 @@ def cancel(run_id: str) -> list[str] | None:
         for cancelled in ids:
             transaction.on_commit(_signal(signals.run_cancelled, cancelled), using=db())
     return ids
+
+
+def unpin_version(run_ids: list[str]) -> int:
+    """Let any worker resume these unfinished runs (their version's workers are gone): the next
+    claim replays them on the claimer's code and stamps its version. Returns how many."""
+    unpinned = _set(_runs().filter(id__in=run_ids, status__in=UNFINISHED).exclude(app_version=""), app_version="")
+    if unpinned:
+        notify.workers_after_commit()
+    return unpinned
+
+
+def expire_timeouts(now: datetime, limit: int = 100) -> list[str]:
+    """Cancel the runs whose workflow timeout has passed, with their children; the ids of the
+    runs whose timeout this call fired (their children not listed).
+    Found by the timeout index; a cancelled run leaves it, so each timeout fires once, however
+    many workers look at the same moment (the cancel locks the row; the second finds it done)."""
+    due = _runs().filter(timeout_at__lte=now, status__in=UNFINISHED).order_by("timeout_at")
+    cancelled: list[str] = []
+    for run_id, timeout_at in due.values_list("id", "timeout_at")[:limit]:
+        reason = f"Cancelled: its workflow timeout passed at {timeout_at.isoformat()}."
+        ids: list[str] | None = retry_rolled_back(db(), lambda: cancel(run_id, reason))  # noqa: B023 (called at once)
+        if ids:
+            cancelled.append(run_id)
+    return cancelled
 
 
 def _signal(signal: Any, run_id: str) -> Callable[[], None]:

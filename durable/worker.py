@@ -17,7 +17,7 @@ from typing import Any
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from . import faults, store
+from . import faults, store, versions
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
@@ -26,6 +26,7 @@ from .notify import Listener
 from .queues import is_known, limited_queues
 from .records import ClaimedRun, ClaimRequest
 from .registry import resolve
+from .schedules import Scheduler
 
 logger = logging.getLogger("durable.worker")
 
@@ -56,6 +57,8 @@ class Worker:
         self.inflight: dict[str, tuple[RunContext, str]] = {}
         self.lock = threading.Lock()
         self.next_deadline: Any = None
+        self.version = versions.current()
+        self.draining = False  # a newer version appeared: finish this version's runs, start none
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -69,11 +72,14 @@ class Worker:
             listener.start()
         renewer = threading.Thread(target=self._renew_loop, name="durable-lease", daemon=True)
         renewer.start()
+        timers = threading.Thread(target=self._timers_loop, name="durable-timers", daemon=True)
+        timers.start()
         logger.info(
-            "worker %s started: %d threads, %s",
+            "worker %s started: %d threads, %s, version %s",
             self.id,
             self.concurrency,
             "LISTEN/NOTIFY" if listener else f"polling every {self.poll_interval}s",
+            self.version,
         )
         try:
             while not self.stopping.is_set():
@@ -186,7 +192,10 @@ class Worker:
         need the loop's claim (which counts and locks) or the database is not PostgreSQL."""
         if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
             return None
-        return ClaimRequest(self.id, self.lease, 1, queues=self._queues())
+        return self._request(1, queues=self._queues())
+
+    def _request(self, limit: int, **options: Any) -> ClaimRequest:
+        return ClaimRequest(self.id, self.lease, limit, version=self.version, started_only=self.draining, **options)
 
     def _queues(self) -> tuple[str, ...] | None:
         return None if self.queues is None else tuple(self.queues)
@@ -249,7 +258,7 @@ class Worker:
     def claim(self, limit: int) -> list[ClaimedRun]:
         """Claim up to ``limit`` runnable runs for this worker, honouring queue limits."""
         limited = {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
-        request = ClaimRequest(self.id, self.lease, limit, queues=self._queues(), exclude=tuple(limited))
+        request = self._request(limit, queues=self._queues(), exclude=tuple(limited))
         runs = list(faults.retry_rolled_back(self.alias, lambda: store.claim(request)))
         for q in limited.values():
             if len(runs) >= limit:
@@ -291,11 +300,47 @@ class Worker:
             limit = min(limit, q.worker_concurrency - mine)
         if limit <= 0:
             return []
-        request = ClaimRequest(self.id, self.lease, limit, only=q.name)
+        request = self._request(limit, only=q.name)
         claimed = faults.retry_rolled_back(
-            self.alias, lambda: store.claim_limited(request, q.concurrency, hold_while_parked=not q.release_on_park)
+            self.alias,
+            lambda: store.claim_limited(request, q.concurrency, not q.release_on_park, q.limiter),
         )
         return list(claimed)
+
+    # --- timers: workflow timeouts, schedules, versions -----------------------------------
+
+    def _timers_loop(self) -> None:
+        """Every poll interval (a quarter second at least): cancel runs whose workflow timeout
+        passed, start the runs of due schedule ticks, and drain once a newer version appears.
+        A thread of its own, so that busy run threads or a wake-up never wait for it."""
+        scheduler = Scheduler()
+        first_seen = None
+        while not self.stopping.is_set():
+            try:
+                if first_seen is None:
+                    first_seen = versions.register(self.version)
+                for run_id in store.expire_timeouts(timezone.now()):
+                    logger.info("workflow run %s cancelled: its workflow timeout passed", run_id)
+                if not self.draining:
+                    scheduler.fire(timezone.now())
+                self._check_version(first_seen)
+            except Exception as exc:
+                _log_failure("timeouts, schedules and versions", exc)
+                faults.reset(self.alias)
+            self.stopping.wait(max(self.poll_interval, 0.25))  # a fast poll need not mean fast timers
+        connections.close_all()
+
+    def _check_version(self, first_seen: Any) -> None:
+        if not self.draining:
+            newer = versions.newer_than(self.version, first_seen)
+            if newer is None:
+                return
+            logger.info("worker %s: version %s appeared; finishing version %s's runs, then exiting",
+                        self.id, newer, self.version)  # fmt: skip
+            self.draining = True
+        if not versions.has_unfinished(self.version):
+            logger.info("worker %s: no run of version %s is left unfinished; exiting", self.id, self.version)
+            self.stop()
 
     # --- leases -----------------------------------------------------------------------
 

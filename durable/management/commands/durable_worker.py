@@ -2,9 +2,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.module_loading import autodiscover_modules
 
-from durable.conf import get_settings
+from durable import versions
 from durable.worker import Worker
 
 
@@ -19,9 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         _check(options)
-        autodiscover_modules("workflows")
-        for module in get_settings().IMPORTS:
-            __import__(module)
+        versions.import_workflows()  # each app's workflows module and DURABLE_IMPORTS
         Worker(
             concurrency=options["concurrency"],
             queues=options["queues"],
