@@ -73,16 +73,15 @@ def _in_body(ctx: RunContext, key: str, text: str | None, closed: bool) -> None:
 
 def _append(run_id: str, key: str, seq: int, item: int, text: str | None, closed: bool) -> bool:
     """Store the write (``seq``, ``item``) at the stream's next position; False if it was
-    stored before. Two writers that take the same position (a run and a worker that lost its
-    lease) are told apart by the unique position: the second looks again."""
+    stored before (its unique constraint says so: two statements for a new value). Two writers
+    that take the same position (a run and a worker that lost its lease) are told apart by the
+    unique position: the second looks again."""
     rows = StreamValue.objects.using(store.db())
     for _ in range(20):
-        if rows.filter(run_id=run_id, seq=seq, item=item).exists():
-            return False
         last = rows.filter(run_id=run_id, key=key).order_by("-position").values_list("position", "closed").first()
         if last is not None and last[1]:
-            if closed:
-                return False  # closing twice is closing once
+            if closed or _stored(run_id, seq, item):
+                return False  # closing twice is closing once; a write replayed after the close was made before it
             raise StreamClosed(
                 f"Stream {key!r} of workflow run {run_id} is closed: nothing more can be written to it. "
                 "Close a stream after its last write, or write to another key."
@@ -92,9 +91,15 @@ def _append(run_id: str, key: str, seq: int, item: int, text: str | None, closed
             with transaction.atomic(using=store.db()):
                 rows.create(run_id=run_id, key=key, position=position, seq=seq, item=item, value=text, closed=closed)
         except IntegrityError:
-            continue  # the position (or this very write) was taken meanwhile: look again
+            if _stored(run_id, seq, item):
+                return False  # written before, by an earlier attempt or execution
+            continue  # the position was taken meanwhile: look again
         return True
     raise EngineError(f"Could not append to stream {key!r} of workflow run {run_id}: its position kept being taken.")
+
+
+def _stored(run_id: str, seq: int, item: int) -> bool:
+    return bool(StreamValue.objects.using(store.db()).filter(run_id=run_id, seq=seq, item=item).exists())
 
 
 def read_stream(run_id: str, key: str) -> Iterator[Any]:
