@@ -36,9 +36,8 @@ def run(claimed: "ClaimedRun") -> Iterator[Span]:
     if not _configured():
         yield trace.INVALID_SPAN
         return
-    with _tracer.start_as_current_span(
-        f"durable.run {claimed.name}", record_exception=False, set_status_on_exception=False
-    ) as span:
+    # An exception that escapes here is the engine's own (a workflow's error is an outcome): recorded.
+    with _tracer.start_as_current_span(f"durable.run {claimed.name}") as span:
         if span.is_recording():
             span.set_attributes(
                 {
