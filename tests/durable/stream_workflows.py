@@ -118,3 +118,11 @@ def lists_own_steps() -> object:
 @durable.workflow()
 def fails_at_once() -> None:
     raise RuntimeError("no luck")
+
+
+@durable.workflow()
+def streams_around_a_wait(key: str) -> None:
+    durable.write_stream(key, "before")
+    message = durable.recv("go", timeout=60)  # parks: the run replays its first write after this
+    durable.write_stream(key, message)
+    durable.close_stream(key)

@@ -111,3 +111,13 @@ def test_a_fork_keeps_the_values_written_before_its_step(workers):
     assert fork.result(timeout=20) == "streamed"
     assert list(durable.read_stream(fork.id, "f")) == ["begin", "token-0", "token-1", "end"]
     assert len(w.ledger_lines("tokens:")) == 1
+
+
+def test_a_run_that_parks_and_replays_writes_its_values_once(workers):
+    handle = durable.start(s.streams_around_a_wait, "w")
+    reader = durable.read_stream(handle.id, "w")
+    assert next(reader) == "before"
+    wait_status(handle, "WAITING")
+    durable.send(handle.id, "after", topic="go")
+    assert list(reader) == ["after"]
+    assert stored(handle.id, "w") == [(0, False), (1, False), (2, True)]
