@@ -126,3 +126,22 @@ def streams_around_a_wait(key: str) -> None:
     message = durable.recv("go", timeout=60)  # parks: the run replays its first write after this
     durable.write_stream(key, message)
     durable.close_stream(key)
+
+
+@durable.step(retries=1, interval=0)
+async def async_tokens(key: str) -> int:
+    """Writes 0, 1, 2, fails once, then writes 0, 1, 2 (already there) and 3."""
+    for i in range(3):
+        await durable.call_sync(durable.write_stream, key, i)
+    if not w.flag("async-retry"):
+        w.set_flag("async-retry")
+        raise ConnectionError("dropped after 2")
+    await durable.call_sync(durable.write_stream, key, 3)
+    return 4
+
+
+@durable.workflow()
+async def async_stream(key: str) -> int:
+    count = await async_tokens(key)
+    await durable.call_sync(durable.close_stream, key)
+    return count

@@ -121,3 +121,9 @@ def test_a_run_that_parks_and_replays_writes_its_values_once(workers):
     durable.send(handle.id, "after", topic="go")
     assert list(reader) == ["after"]
     assert stored(handle.id, "w") == [(0, False), (1, False), (2, True)]
+
+
+def test_an_async_step_retried_writes_each_value_once(workers):
+    handle = durable.start(s.async_stream, "a")
+    assert handle.result(timeout=20) == 4
+    assert list(durable.read_stream(handle.id, "a")) == [0, 1, 2, 3]

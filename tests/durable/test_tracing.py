@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import durable
+from tests.agents import async_workflows as aw
 from tests.durable import stream_workflows as s
 from tests.durable.conftest import wait_for, wait_status
 
@@ -74,3 +75,13 @@ def test_a_failed_run_is_an_error_span(spans, worker):
     assert run.status.description == "RuntimeError: no luck"
     assert run.attributes["durable.outcome"] == "failed"
     assert run.events[0].attributes["exception.message"] == "no luck"
+
+
+def test_an_async_steps_attempts_are_one_span(spans, worker, ledger):
+    handle = durable.start(aw.async_retries, "traced")
+    assert handle.result(timeout=20) == "ok"
+    [step] = wait_for(lambda: named(spans, "durable.step flaky_async"), what="the async step's span")
+    [run] = wait_for(lambda: named(spans, "durable.run "), what="the run's span")
+    assert step.parent.span_id == run.context.span_id
+    assert (step.attributes["durable.step.attempts"], step.attributes["durable.outcome"]) == (3, "succeeded")
+    assert [event.attributes["durable.step.attempt"] for event in step.events] == [1, 2]
