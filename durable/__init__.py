@@ -7,14 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "Queue",
+    "StepInfo",
     "WorkflowHandle",
     "call_sync",
     "cancel",
+    "close_stream",
     "event_history",
     "fork",
     "get_event",
+    "list_steps",
     "list_workflows",
     "now",
+    "read_stream",
     "recv",
     "resume",
     "retrieve",
@@ -31,6 +35,7 @@ __all__ = [
     "step_id",
     "workflow",
     "workflow_id",
+    "write_stream",
     # exceptions
     "DurableError",
     "EngineError",
@@ -86,12 +91,19 @@ _LAZY = {
     "recv": "messaging",
     "send": "messaging",
     "set_event": "messaging",
+    "StepInfo": "operations",
+    "list_steps": "operations",
+    "close_stream": "streams",
+    "read_stream": "streams",
+    "write_stream": "streams",
 }
 
 if TYPE_CHECKING:
     from .api import WorkflowHandle, cancel, fork, list_workflows, resume, retrieve, start, step_id, workflow_id
     from .clock import now, sleep
     from .messaging import event_history, get_event, recv, send, set_event
+    from .operations import StepInfo, list_steps
+    from .streams import close_stream, read_stream, write_stream
 
 
 def __getattr__(name: str) -> Any:

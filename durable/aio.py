@@ -19,7 +19,7 @@ from asgiref.sync import AsyncSingleThreadContext, AsyncToSync, async_to_sync, s
 from django.core.exceptions import SynchronousOnlyOperation
 from django.utils import timezone
 
-from . import context, serialization
+from . import context, serialization, tracing
 from .context import Interrupt, Park
 from .exceptions import NonDeterminismError
 from .faults import DatabaseFault
@@ -113,7 +113,9 @@ async def run_step(
     started = timezone.now()
     ctx.step_seq = seq
     try:
-        value, error, attempts = await _attempts(body, retries, backoff, interval, give_up)
+        with tracing.step(ctx.run_id, name, seq) as span:
+            value, error, attempts = await _attempts(ctx, body, retries, backoff, interval, give_up)
+            tracing.step_ended(span, error, attempts)
     finally:
         ctx.step_seq = None
     if error is not None:
@@ -127,6 +129,7 @@ async def run_step(
 
 
 async def _attempts(
+    ctx: context.RunContext,
     body: Callable[[], Awaitable[R]],
     retries: int,
     backoff: float,
@@ -136,9 +139,11 @@ async def _attempts(
     attempt = 0
     while True:
         attempt += 1
+        ctx.stream_items = 0  # each attempt writes its stream values at the same places (streams.py)
         try:
             return await body(), None, attempt
         except Exception as exc:
+            tracing.attempt_failed(exc, attempt)
             if attempt > retries or isinstance(exc, give_up):
                 return None, exc, attempt
             await asyncio.sleep(interval * backoff ** (attempt - 1))

@@ -33,6 +33,8 @@ class RunContext:
     forked_from: str = ""
     seq: int = 0
     step_seq: int | None = None
+    # Stream values the current attempt of the step at step_seq wrote so far (streams.py).
+    stream_items: int = 0
     # Set from another thread (lease renewal, SIGTERM) and honoured at the next durable op.
     interrupt: str | None = None
     # Where the run parked until, so the worker can look again at that moment.

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError
 
-from . import serialization, store
+from . import serialization, store, tracing
 from .context import Interrupt, Park, RunContext, activate, deactivate
 from .exceptions import MaxRecoveryAttemptsExceeded, NonDeterminismError, SerializationError, WorkflowImportError
 from .faults import DatabaseFault, is_transient
@@ -32,6 +32,13 @@ class Outcome:
 
 def execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
     """Run ``run`` until it finishes, parks or is interrupted."""
+    with tracing.run(run) as span:
+        outcome = _guarded(run, ctx)
+        tracing.run_ended(span, outcome.kind, outcome.fault)
+        return outcome
+
+
+def _guarded(run: ClaimedRun, ctx: RunContext) -> Outcome:
     try:
         return _execute(run, ctx)
     except DatabaseFault as fault:
@@ -84,6 +91,7 @@ def _execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
 
 def _fail(run: ClaimedRun, ctx: RunContext, exc: BaseException, trace: str) -> Outcome:
     logger.info("workflow run %s (%s) failed: %s", run.id, run.name, exc)
+    tracing.failed(exc)
     fields = dict(status=Status.ERROR, error=serialization.dumps_exception(exc),
                   error_message=f"{type(exc).__name__}: {exc}", traceback=trace)  # fmt: skip
     return _end(run, ctx, "failed", **fields)

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import context, replay, serialization, store
+from . import context, replay, serialization, store, tracing
 from .context import Interrupt, RunContext
 from .exceptions import WorkflowNotFound
 from .faults import engine_operation
@@ -110,6 +110,7 @@ def _consume(ctx: RunContext, seq: int, topic: str, cp: Checkpoint | None) -> tu
     if not written:
         raise Interrupt("lease lost or run cancelled")
     ctx.checkpoints[seq] = cp
+    tracing.operation(ctx.run_id, cp)
     return True, serialization.loads(body)
 
 

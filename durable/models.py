@@ -198,6 +198,8 @@ class StepKind(models.TextChoices):
     CANCEL = "cancel", "Cancel"
     RESUME = "resume", "Resume"
     READ = "read", "Read"
+    WRITE_STREAM = "write_stream", "Write to stream"
+    CLOSE_STREAM = "close_stream", "Close stream"
 
 
 class Checkpoint(models.Model):
@@ -318,3 +320,31 @@ class AppVersion(models.Model):
 
     def __str__(self) -> str:
         return f"version {self.name}"
+
+
+class StreamValue(models.Model):
+    """A value a run wrote to one of its streams (``durable.write_stream``), at ``position`` in
+    that stream; a row with ``closed`` ends it. ``seq`` and ``item`` say which write it was: the
+    operation (a write in the workflow body, or the step that wrote it) and the index among that
+    step's writes, so a write repeated by a retry or a replay finds its row and is ignored."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="stream_values", db_index=False)
+    key = models.CharField(max_length=255)
+    position = models.PositiveIntegerField()
+    seq = models.PositiveIntegerField()
+    item = models.PositiveIntegerField(default=0)
+    value = models.TextField(null=True, blank=True)
+    closed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "key", "position"]
+        constraints = [
+            # Also the index a reader follows a stream by.
+            models.UniqueConstraint(fields=["run", "key", "position"], name="durable_stream_position"),
+            models.UniqueConstraint(fields=["run", "seq", "item"], name="durable_stream_write_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}[{self.position}] of {self.run_id}"

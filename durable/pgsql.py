@@ -158,11 +158,12 @@ def _take(rows: list[tuple[Any, ...]], now: datetime) -> tuple[ClaimedRun, ...]:
         values = dict(zip(_CLAIMED, row, strict=False))
         received, body, history = row[len(_CLAIMED) :]
         checkpoints = {cp.seq: cp for cp in map(_checkpoint, history or [])}
+        received_seq = None
         for cp in checkpoints.values():
             cp.run_id = values["id"]
             if cp.pk == received:  # completed in the claim, after the history was read
-                cp.output, cp.finished_at = body, now
-        runs.append(ClaimedRun(**values, history=checkpoints))
+                cp.output, cp.finished_at, received_seq = body, now, cp.seq
+        runs.append(ClaimedRun(**values, history=checkpoints, received_seq=received_seq))
     return tuple(runs)
 
 

@@ -61,6 +61,8 @@ class ClaimedRun:
     forked_from: str
     parent_id: str | None
     history: "dict[int, Checkpoint] | None" = field(default=None, compare=False)
+    # The recv the claim completed with the message that woke the run (PostgreSQL), if any.
+    received_seq: int | None = field(default=None, compare=False)
 
     @property
     def recovered(self) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.utils import timezone
 
-from . import serialization, store
+from . import serialization, store, tracing
 from .context import Interrupt, Park, RunContext
 from .exceptions import NonDeterminismError
 from .faults import engine_operation, retry_rolled_back
@@ -98,7 +98,10 @@ def record(
     if defer:
         ctx.checkpoints[seq] = ctx.pending = cp
         return cp
-    return _write(ctx, cp)
+    _write(ctx, cp)
+    if kind != StepKind.STEP:  # a step has its span around its body (steps.py)
+        tracing.operation(ctx.run_id, cp)
+    return cp
 
 
 def flush(ctx: RunContext) -> bool:
@@ -160,6 +163,7 @@ def complete(ctx: RunContext, cp: Checkpoint, output: str | None, error: str | N
         done = store.complete_checkpoint(cp, output, error)
     if not done:
         raise Interrupt("lease lost: another worker completed this step")
+    tracing.operation(ctx.run_id, cp)
 
 
 def park(

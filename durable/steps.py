@@ -7,7 +7,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from django.utils import timezone
 
-from . import aio, context, serialization
+from . import aio, context, serialization, tracing
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,7 +57,9 @@ def step(
             started = timezone.now()
             ctx.step_seq = seq
             try:
-                value, error, attempts = _call_with_retries(f, args, kwargs, retries, backoff, interval)
+                with tracing.step(ctx.run_id, step_name, seq) as span:
+                    value, error, attempts = _call_with_retries(ctx, f, args, kwargs, retries, backoff, interval)
+                    tracing.step_ended(span, error, attempts)
             finally:
                 ctx.step_seq = None
             if error is not None:
@@ -81,14 +83,22 @@ def step(
 
 
 def _call_with_retries(
-    f: Callable[..., Any], args: Any, kwargs: Any, retries: int, backoff: float, interval: float
+    ctx: context.RunContext,
+    f: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    retries: int,
+    backoff: float,
+    interval: float,
 ) -> tuple[Any, Exception | None, int]:
     attempt = 0
     while True:
         attempt += 1
+        ctx.stream_items = 0  # each attempt writes its stream values at the same places (streams.py)
         try:
             return f(*args, **kwargs), None, attempt
         except Exception as exc:
+            tracing.attempt_failed(exc, attempt)
             if attempt > retries:
                 return None, exc, attempt
             time.sleep(interval * backoff ** (attempt - 1))

@@ -21,7 +21,7 @@ from . import groupcommit, notify, pgsql, signals
 from .conf import get_settings
 from .exceptions import QueueDeduplicated
 from .faults import retry_rolled_back
-from .models import TERMINAL, UNFINISHED, Checkpoint, Event, Message, QueueLock, Status, WorkflowRun
+from .models import TERMINAL, UNFINISHED, Checkpoint, Event, Message, QueueLock, Status, StreamValue, WorkflowRun
 from .records import ClaimedRun, ClaimRequest, Finished, NewRun
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])
@@ -562,7 +562,7 @@ def resume(run_id: str) -> str | None:
 
 def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
     """Create ``new_id``: a run of the same workflow and inputs that keeps the original's
-    checkpoints (and events) before operation ``from_step``."""
+    checkpoints (and events and stream values) before operation ``from_step``."""
     with transaction.atomic(using=db()):
         now = timezone.now()
         _runs().create(
@@ -581,6 +581,8 @@ def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
         Checkpoint.objects.using(db()).bulk_create([_copy(cp, Checkpoint, run_id=new_id) for cp in kept])
         events = Event.objects.using(db()).filter(run_id=original.id, seq__lt=from_step)
         Event.objects.using(db()).bulk_create([_copy(e, Event, run_id=new_id) for e in events])
+        streamed = StreamValue.objects.using(db()).filter(run_id=original.id, seq__lt=from_step)
+        StreamValue.objects.using(db()).bulk_create([_copy(v, StreamValue, run_id=new_id) for v in streamed])
         notify.workers_after_commit()
         send = signals.run_forked.send_robust
         transaction.on_commit(
