@@ -73,7 +73,7 @@ class Worker:
             "worker %s started: %d threads, %s",
             self.id,
             self.concurrency,
-            "LISTEN/NOTIFY" if listener else f"polling every {self.poll_interval}s",
+            listener.describe(self.poll_interval) if listener else f"polling every {self.poll_interval}s",
         )
         try:
             while not self.stopping.is_set():
