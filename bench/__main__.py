@@ -7,7 +7,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-MODULES = ("floor", "steps", "throughput", "wake", "parked", "inbox_list", "takeover")
+MODULES = ("floor", "steps", "throughput", "wake", "parked", "inbox_list", "decision", "takeover", "rss", "sqlite")
 
 
 def main(argv: list[str] | None = None) -> int:

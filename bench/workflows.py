@@ -88,3 +88,13 @@ def asking_agent(i: int) -> str:
         timeout=7 * 24 * 3600 + i,
     )
     return str(decision.outcome)
+
+
+@durable.workflow()
+def deciding_agent(i: int) -> float:
+    """Asks the inbox, then returns the wall-clock moment its next step started."""
+    from inbox import ask
+
+    ask(f"Deploy build #{i}?", f"Build **#{i}** passed its checks.", action="deploy", arguments={"build": i},
+        timeout=3600)  # fmt: skip
+    return stamp()
