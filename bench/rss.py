@@ -1,5 +1,5 @@
 """worker_rss_growth_mb_100k: a worker's resident memory after 100,000 runs minus after 1,000
-(--quick: 2,000 and 200), so that what the first runs load (modules, caches, connections) is
+(--quick: 600 and 100), so that what the first runs load (modules, caches, connections) is
 not counted and what every run leaves behind is."""
 
 import psutil
@@ -14,7 +14,7 @@ from .workflows import three_steps
 
 
 def run(bench: Bench) -> list[Figure]:
-    first, total = bench.size(200, 1000), bench.size(2000, 100_000)
+    first, total = bench.size(100, 1000), bench.size(600, 100_000)
     env.reset()
     with Workers(bench.url) as workers:
         proc = psutil.Process(workers.start(concurrency=8).pid)

@@ -50,7 +50,7 @@ def test_quick_benchmark_prints_every_figure(postgres_only):
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,  # a dozen groups of figures, each starting workers, on a shared machine
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     figures = {}
