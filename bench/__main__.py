@@ -7,7 +7,19 @@ import time
 import traceback
 from collections.abc import Callable
 
-MODULES = ("floor", "steps", "throughput", "wake", "parked", "inbox_list", "takeover", "agents")
+MODULES = (
+    "floor",
+    "steps",
+    "throughput",
+    "wake",
+    "parked",
+    "inbox_list",
+    "decision",
+    "takeover",
+    "rss",
+    "sqlite",
+    "agents",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

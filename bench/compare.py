@@ -35,10 +35,11 @@ class Dbos:
     def available(self) -> bool:
         return self.python is not None
 
-    def measure(self, figure: str, **params: Any) -> dict[str, Any]:
+    def measure(self, figure: str, url: str | None = None, **params: Any) -> dict[str, Any]:
+        """DBOS's numbers for ``figure``, on its PostgreSQL database (or ``url``, e.g. SQLite)."""
         if not self.python:
             return {}
-        environ = {**os.environ, "DBOS_BENCH_URL": env.libpq_url(env.DBOS_DB)}
+        environ = {**os.environ, "DBOS_BENCH_URL": url or env.libpq_url(env.DBOS_DB)}
         proc = subprocess.run(
             [self.python, str(SCRIPT), figure, json.dumps(params)],
             capture_output=True,

@@ -5,6 +5,7 @@ Run only by ``bench.compare`` with the Python of the environment where ``dbos`` 
 object. DBOS_BENCH_URL names its own PostgreSQL database.
 """
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -116,9 +117,15 @@ async def agent_run_workflow() -> float:
 def wait_ready(count: int, timeout: float = 600) -> None:
     """Until ``count`` workflows have published 'ready' (they are about to block in recv)."""
     deadline = time.monotonic() + timeout
-    with psycopg.connect(URL, autocommit=True) as conn:
+    if URL.startswith("sqlite"):
+        import sqlite3
+
+        conn, table = sqlite3.connect(URL.removeprefix("sqlite:///"), isolation_level=None), "workflow_events"
+    else:
+        conn, table = psycopg.connect(URL, autocommit=True), "dbos.workflow_events"
+    with contextlib.closing(conn):
         while True:
-            row = conn.execute("SELECT count(*) FROM dbos.workflow_events WHERE key = 'ready'").fetchone()
+            row = conn.execute(f"SELECT count(*) FROM {table} WHERE key = 'ready'").fetchone()
             if row and row[0] >= count:
                 return
             if time.monotonic() > deadline:
@@ -214,6 +221,60 @@ def agent_run(n: int) -> dict:
     return {"value": statistics.median(per_run), "samples": per_run}
 
 
+def _queue_worker(index: int, ready, stop) -> None:
+    configure(f"bench-w{index}")
+    DBOS.launch()
+    DBOS.register_queue("bench", polling_interval_sec=0.05)
+    ready.wait()
+    stop.wait()
+    os._exit(0)
+
+
+def _client(n: int, barrier) -> None:
+    from dbos import DBOSClient
+
+    client = DBOSClient(system_database_url=URL)
+    options = {"queue_name": "bench", "workflow_name": "three_steps"}
+    client.enqueue(options)  # warm: connected
+    barrier.wait()
+    for _ in range(n - 1):
+        client.enqueue(options)
+    client.destroy()
+
+
+def _succeeded() -> int:
+    with psycopg.connect(URL, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'").fetchone()
+        return int(row[0]) if row else 0
+
+
+def throughput_clients(n: int, clients: int, procs: int) -> dict:
+    """``clients`` DBOSClient processes enqueue n workflows between them on a queue that
+    ``procs`` DBOS processes run."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop, barrier = ctx.Barrier(procs + 1), ctx.Event(), ctx.Barrier(clients + 1)
+    workers = [ctx.Process(target=_queue_worker, args=(i, ready, stop)) for i in range(procs)]
+    for w in workers:
+        w.start()
+    ready.wait(timeout=120)
+    share = n // clients
+    children = [ctx.Process(target=_client, args=(share, barrier)) for _ in range(clients)]
+    for c in children:
+        c.start()
+    deadline = time.monotonic() + 600
+    barrier.wait(timeout=120)
+    began = time.perf_counter()
+    while _succeeded() < share * clients:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {_succeeded()} of {share * clients} DBOS workflows finished")
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - began
+    stop.set()
+    for p in [*children, *workers]:
+        p.join(timeout=60)
+    return {"value": (share - 1) * clients / elapsed}
+
+
 FIGURES = {
     "agent_run": agent_run,
     "step_overhead": step_overhead,
@@ -224,6 +285,8 @@ FIGURES = {
 
 
 def reset_database() -> None:
+    if URL.startswith("sqlite"):
+        return  # a fresh file each time (bench/sqlite.py)
     with psycopg.connect(URL, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'dbos'").fetchone()
         if exists:
@@ -235,9 +298,11 @@ def reset_database() -> None:
 
 def main() -> None:
     figure, params = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
-    if figure == "throughput_processes":
+    if figure in ("throughput_processes", "throughput_clients"):
         reset_database()
-        result = throughput_processes(**params)
+        result = {"throughput_processes": throughput_processes, "throughput_clients": throughput_clients}[figure](
+            **params
+        )
     else:
         reset_database()  # before launch, or launch would recover the last run's parked workflows
         configure()

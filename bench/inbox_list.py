@@ -1,4 +1,4 @@
-"""inbox_list_ms/_queries at 100 and 10,000 waiting agents: the first page of the inbox as a
+"""inbox_list_ms/_queries at 100, 10,000 and 100,000 waiting agents: the first page of the inbox as a
 signed-in reviewer sees it, server time (through Django's test client, no network) and queries."""
 
 import statistics
@@ -21,19 +21,19 @@ from .workflows import asking_agent
 
 
 def run(bench: Bench) -> list[Figure]:
-    small, large = bench.size(20, 100), bench.size(100, 10_000)
+    small, large, largest = bench.size(20, 100), bench.size(100, 10_000), bench.size(300, 100_000)
     try:
         url = reverse("inbox:list")
     except NoReverseMatch:
         note = "skipped: the inbox has no 'inbox:list' page yet"
-        return [Figure(name, None, unit, note=note) for name, unit in _names(small, large)]
+        return [Figure(name, None, unit, note=note) for name, unit in _names()]
     env.reset()
     _empty_inbox()
     client = _reviewer()
     figures = []
     with Workers(bench.url) as workers:
         workers.start(concurrency=16)
-        for size, label in ((small, "100"), (large, "10k")):
+        for size, label in ((small, "100"), (large, "10k"), (largest, "100k")):
             insert(size - _waiting(), asking_agent, args=lambda i, base=_waiting(): [base + i])
             wait_for(lambda s=size: _waiting() >= s, timeout=3600, what=f"{size} agents to wait", pause=0.2)
             _analyze()
@@ -45,10 +45,10 @@ def run(bench: Bench) -> list[Figure]:
     return figures
 
 
-def _names(small: int, large: int) -> list[tuple[str, str]]:
+def _names() -> list[tuple[str, str]]:
     return [
         (f"inbox_list_{what}_{label}", unit)
-        for label in ("100", "10k")
+        for label in ("100", "10k", "100k")
         for what, unit in (("ms", "ms"), ("queries", "queries"))
     ]
 

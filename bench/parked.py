@@ -43,6 +43,14 @@ def run(bench: Bench) -> list[Figure]:
     dbos = bench.dbos.measure("parked", n=dbos_n)
     note = f"DBOS at {dbos_n:,} waiters; ours at {n:,}, with {running} runs left holding a lease"
     return [
+        Figure(
+            "park_per_s",
+            n / park_s,
+            "runs/s",
+            size=n,
+            note="bulk-inserted ENQUEUED runs (as durable.start writes them), claimed and parked in recv by one "
+            "worker, from the first insert to the last park",
+        ),
         Figure("parked_100k_threads", held, "threads", dbos=dbos.get("threads"), size=n, note=note),
         Figure("parked_100k_rss_mb", grown, "MB", dbos=dbos.get("rss_mb"), size=n),
         Figure(

@@ -129,3 +129,13 @@ async def agent_run() -> float:
     began = time.perf_counter()
     await bench_agent.run("go")
     return time.perf_counter() - began
+
+
+@durable.workflow()
+def deciding_agent(i: int) -> float:
+    """Asks the inbox, then returns the wall-clock moment its next step started."""
+    from inbox import ask
+
+    ask(f"Deploy build #{i}?", f"Build **#{i}** passed its checks.", action="deploy", arguments={"build": i},
+        timeout=3600)  # fmt: skip
+    return stamp()

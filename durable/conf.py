@@ -48,7 +48,8 @@ class DurableSettings:
 
     @property
     def notify_enabled(self) -> bool:
-        return self.USE_NOTIFY and connections[self.DATABASE].vendor == "postgresql"
+        """PostgreSQL's NOTIFY, or on SQLite a datagram to the local workers (see ``notify``)."""
+        return self.USE_NOTIFY and connections[self.DATABASE].vendor in ("postgresql", "sqlite")
 
 
 @functools.cache

@@ -86,8 +86,8 @@ def recv(topic: str | None = "", timeout: Duration | None = 60.0) -> Any:
             _complete(ctx, seq, StepKind.RECV, topic, cp, serialization.dumps(None), deadline)
             return None
         if cp is None:
-            cp = replay.record(ctx, seq, StepKind.RECV, topic, deadline=deadline, done=False)
-        replay.park(ctx, topic, deadline, ready=lambda: store.pending_messages(ctx.run_id, topic).exists())
+            cp = replay.pending(ctx, seq, StepKind.RECV, topic, deadline)  # recorded by the park
+        replay.park(ctx, topic, deadline, ready=store.MessagesPending(ctx.run_id, topic), checkpoint=cp)
 
 
 def _deadline(timeout: Duration | None) -> datetime | None:
@@ -117,7 +117,7 @@ def _consume(ctx: RunContext, seq: int, topic: str, cp: Checkpoint | None) -> tu
 def _complete(
     ctx: RunContext, seq: int, kind: str, name: str, cp: Checkpoint | None, output: str, deadline: datetime | None
 ) -> None:
-    if cp is None:
+    if cp is None or cp.pk is None:
         replay.record(ctx, seq, kind, name, output=output, deadline=deadline)
     else:
         replay.complete(ctx, cp, output)

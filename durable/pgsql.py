@@ -337,6 +337,8 @@ _WAKE_WAITERS = """
 
 # The run's row is locked first, as a park locks it: a send that waited for a park to commit
 # sees the run WAITING (the locked row's values, not the statement's older snapshot) and wakes it.
+# A RUNNING run's row is updated too, to a new version with the same values: a park under way
+# (``_PARK``) learns from it that a message came after its snapshot.
 # FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks that foreign
 # keys take, so two runs sending to each other (each transaction also checkpointing its own run)
 # cannot deadlock.
@@ -350,13 +352,16 @@ _DELIVER = """
         RETURNING id
     ), woken AS (
         UPDATE durable_workflowrun AS r
-        SET status = 'ENQUEUED', ready_at = %(now)s, wait_topic = NULL, wait_until = NULL, updated_at = %(now)s
+        SET status = CASE WHEN run.status = 'WAITING' THEN 'ENQUEUED' ELSE r.status END,
+            ready_at = CASE WHEN run.status = 'WAITING' THEN %(now)s ELSE r.ready_at END,
+            updated_at = CASE WHEN run.status = 'WAITING' THEN %(now)s ELSE r.updated_at END,
+            wait_topic = NULL, wait_until = NULL
         FROM run
-        WHERE r.id = run.id AND run.status = 'WAITING' AND run.wait_topic = %(topic)s
-            AND EXISTS (SELECT 1 FROM msg)
-        RETURNING r.id
+        WHERE r.id = run.id AND EXISTS (SELECT 1 FROM msg)
+            AND (run.status = 'WAITING' AND run.wait_topic = %(topic)s OR run.status = 'RUNNING')
+        RETURNING r.id, run.status = 'WAITING' AS woke
     ), notified AS (
-        SELECT pg_notify(%(channel)s, '') FROM woken WHERE %(notify)s
+        SELECT pg_notify(%(channel)s, '') FROM woken WHERE woke AND %(notify)s
     )
     SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM msg), (SELECT count(*) FROM notified)
 """
@@ -424,3 +429,85 @@ def held(alias: str, run_id: str, owner: str) -> bool:
     """Whether ``owner`` still holds the run (not cancelled, not taken over)."""
     row = fetchone(alias, _HELD_NOW, [run_id, owner])
     return bool(row and row[0])
+
+
+# --- parking -------------------------------------------------------------------------------
+
+# A recv parks in one statement: lock the run's row (held by this worker), look for a pending
+# message on the topic, and if there is none record the recv's pending checkpoint and set the run
+# WAITING. A send locks the same row first (``_DELIVER``). No wake-up is lost:
+# - a send that committed before this statement's snapshot: its message is seen here (ready);
+# - a send that takes the row lock after this statement did: it waits for this commit, then
+#   sees the run WAITING on its topic in the locked row's newest version, and wakes it;
+# - a send that committed after the snapshot but before the lock (or held the lock meanwhile):
+#   its message is invisible to this snapshot, but the send updated the run's row (``_DELIVER``
+#   touches a RUNNING run), and a row lock returns the row's newest version. So the locked
+#   version (``run.tid``) differs from the one in the snapshot (``seen.tid``): nothing is
+#   written and the caller runs the statement again, with a new snapshot that sees the message.
+# Any other change of the row since the snapshot (a lease renewal) also only costs a repeat.
+# The commit need not wait for the flush: lost in a crash, the run is back as it was, RUNNING
+# under an expired lease, and its replay parks it again.
+_PARK = f"""
+    WITH seen AS (
+        SELECT ctid AS tid FROM durable_workflowrun WHERE id = %(run)s
+    ), run AS (
+        SELECT id, ctid AS tid FROM durable_workflowrun
+        WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(owner)s {_RELAXED}
+        FOR NO KEY UPDATE
+    ), fresh AS (
+        SELECT run.id FROM run, seen WHERE run.tid = seen.tid
+    ), ready AS (
+        SELECT 1 FROM durable_message
+        WHERE destination_id = %(run)s AND topic = %(topic)s AND consumed_at IS NULL LIMIT 1
+    ), go AS (
+        SELECT id FROM fresh WHERE NOT EXISTS (SELECT 1 FROM ready)
+    ){{checkpoint}}, parked AS (
+        UPDATE durable_workflowrun AS r
+        SET status = 'WAITING', wait_topic = %(topic)s, wait_until = %(deadline)s, ready_at = %(deadline)s,
+            lease_owner = '', updated_at = %(now)s
+        FROM go WHERE r.id = go.id {{recorded}}
+        RETURNING r.id
+    )
+    SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM fresh), EXISTS (SELECT 1 FROM ready),
+        (SELECT count(*) FROM parked), {{cp}}
+"""
+_PARK_CHECKPOINT = f"""
+    , cp AS (
+        INSERT INTO durable_checkpoint ({_COLUMNS})
+        SELECT {", ".join(f"%(cp_{c})s" for c in _CHECKPOINT_COLUMNS)} FROM go
+        ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
+    )
+"""
+_PARK_RECORDING = _PARK.format(checkpoint=_PARK_CHECKPOINT, recorded=_RECORDED, cp="(SELECT id FROM cp)")
+_PARK_ONLY = _PARK.format(checkpoint="", recorded="", cp="NULL")
+
+
+class Changed(Exception):
+    """The run's row changed between the park statement's snapshot and its lock: run it again."""
+
+
+def park_on_messages(
+    alias: str, run_id: str, owner: str, topic: str, deadline: datetime | None, checkpoint: Checkpoint | None
+) -> bool | None:
+    """Park the run on ``topic`` unless a message is pending there, recording ``checkpoint``
+    (unsaved: the recv's, pending) with the park. True: parked; False: a message is there;
+    None: the run is not ``owner``'s (or another worker recorded the checkpoint's seq).
+    Raises ``Changed`` when the statement must run again (see ``_PARK``)."""
+    params: dict[str, Any] = {"run": run_id, "owner": owner, "topic": topic, "deadline": deadline,
+                              "now": timezone.now()}  # fmt: skip
+    recording = checkpoint is not None and checkpoint.pk is None
+    if recording:
+        params.update({f"cp_{c}": getattr(checkpoint, c) for c in _CHECKPOINT_COLUMNS})
+    held, fresh, ready, parked, pk = fetchone(alias, _PARK_RECORDING if recording else _PARK_ONLY, params)  # type: ignore[misc]
+    if not held:
+        return None
+    if not fresh:
+        raise Changed(run_id)
+    if ready:
+        return False
+    if not parked:
+        return None
+    if recording and checkpoint is not None:
+        checkpoint.pk = pk
+        checkpoint._state.adding = False
+    return True

@@ -104,6 +104,12 @@ def record(
     return cp
 
 
+def pending(ctx: RunContext, seq: int, kind: str, name: str, deadline: datetime | None) -> Checkpoint:
+    """The checkpoint of an operation that is about to park, not saved yet: ``park`` records it
+    with the park itself (one write instead of two)."""
+    return Checkpoint(run_id=ctx.run_id, seq=seq, kind=kind, name=name, started_at=timezone.now(), deadline=deadline)
+
+
 def flush(ctx: RunContext) -> bool:
     """Write the step checkpoint the run deferred, if any; whether one was written (which also
     confirmed that the run is still this worker's)."""
@@ -172,15 +178,19 @@ def park(
     deadline: datetime | None,
     ready: Callable[[], bool] | None = None,
     share: str | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> None:
     """Record what the run waits for and unwind it, unless ``ready()`` finds that it has
-    already arrived (then return). See ``store.park`` for ``share``."""
+    already arrived (then return). See ``store.park`` for ``share``; ``checkpoint`` (from
+    ``pending``), if not saved yet, is recorded with the park."""
     try:
         with engine_operation(f"the wait of run {ctx.run_id}"):
-            parked = store.park(ctx.run_id, ctx.owner, topic, deadline, ready, share)
+            parked = store.park(ctx.run_id, ctx.owner, topic, deadline, ready, share, checkpoint)
     except store.NotHeld:
         raise Interrupt("lease lost or run cancelled") from None
     if parked:
+        if checkpoint is not None:
+            ctx.checkpoints[checkpoint.seq] = checkpoint
         ctx.parked_until = deadline
         raise Park()
 

@@ -264,6 +264,20 @@ class NotHeld(Exception):
     """The run is no longer the caller's: cancelled, or taken over by another worker."""
 
 
+class MessagesPending:
+    """The readiness of a recv: a message is pending on ``topic`` for the run. ``park`` knows
+    it, and on PostgreSQL checks it inside its one statement instead of calling it."""
+
+    def __init__(self, run_id: str, topic: str) -> None:
+        self.run_id, self.topic = run_id, topic
+
+    def __call__(self) -> bool:
+        return bool(pending_messages(self.run_id, self.topic).exists())
+
+
+PARK_REPEATS = 5  # the park statement runs again when the row changed under it (see pgsql._PARK)
+
+
 @_retried
 def park(
     run_id: str,
@@ -272,28 +286,50 @@ def park(
     deadline: datetime | None,
     ready: Callable[[], bool] | None = None,
     share: str | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> bool:
     """Record that the run waits for ``topic`` and/or ``deadline`` and give up its lease, unless
     ``ready()`` finds that what it waits for is there (then False). Runs under the run's row lock,
     which a wake-up takes too, so a wake-up between the check and the park cannot be lost. With
     ``share``, the row of the run whose doing ``ready`` reads is share-locked first, in that order,
-    so that its writer (which locks its own row) cannot slip between the check and the park."""
-    with transaction.atomic(using=db()):
-        _relaxed_commit()
-        if share is not None:
-            _share_lock(share)
-        if not _runs().select_for_update(no_key=True).filter(id=run_id).held_by(owner).exists():
-            raise NotHeld(run_id)
-        if ready is not None and ready():
-            return False
-        _set(
-            _runs().filter(id=run_id),
-            status=Status.WAITING,
-            wait_topic=topic,
-            wait_until=deadline,
-            ready_at=deadline,
-            lease_owner="",
-        )
+    so that its writer (which locks its own row) cannot slip between the check and the park.
+    ``checkpoint``, if not saved yet (a recv's or a wait's, pending), is recorded with the park.
+
+    A recv's park (``MessagesPending``) is one statement on PostgreSQL (``pgsql.park_on_messages``)."""
+    if isinstance(ready, MessagesPending) and share is None and topic is not None and _pg():
+        for _ in range(PARK_REPEATS):
+            try:
+                parked = pgsql.park_on_messages(db(), run_id, owner, topic, deadline, checkpoint)
+            except pgsql.Changed:
+                continue
+            if parked is None:
+                raise NotHeld(run_id)
+            return parked
+        # The row keeps changing (a burst of sends to a running run): the transaction below
+        # holds the lock while it looks, so it cannot be overtaken.
+    try:
+        with transaction.atomic(using=db()):
+            _relaxed_commit()
+            if share is not None:
+                _share_lock(share)
+            if not _runs().select_for_update(no_key=True).filter(id=run_id).held_by(owner).exists():
+                raise NotHeld(run_id)
+            if ready is not None and ready():
+                return False
+            if checkpoint is not None and checkpoint.pk is None:
+                checkpoint.save(using=db(), force_insert=True)
+            _set(
+                _runs().filter(id=run_id),
+                status=Status.WAITING,
+                wait_topic=topic,
+                wait_until=deadline,
+                ready_at=deadline,
+                lease_owner="",
+            )
+    except IntegrityError:
+        if checkpoint is not None:
+            checkpoint.pk = None
+        raise NotHeld(run_id) from None  # another worker recorded the checkpoint's seq: it took the run over
     return True
 
 

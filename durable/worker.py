@@ -78,7 +78,7 @@ class Worker:
             "worker %s started: %d threads, %s, version %s",
             self.id,
             self.concurrency,
-            "LISTEN/NOTIFY" if listener else f"polling every {self.poll_interval}s",
+            listener.describe(self.poll_interval) if listener else f"polling every {self.poll_interval}s",
             self.version,
         )
         try:
