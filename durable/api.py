@@ -72,12 +72,16 @@ def start(
 ) -> WorkflowHandle[R]:
     """Enqueue a run of ``fn`` and return at once. Starting the same ``workflow_id`` again
     returns the existing run. Inside a workflow this starts a child, exactly once.
-    ``workflow_timeout`` (else the workflow's ``timeout``): the run and its children are
-    cancelled once it has passed, counted from now. (Not ``timeout=``: that name is the
-    workflow's own, as agents' ``recv`` timeouts often are.) ``deduplication_id``: refused with
-    QueueDeduplicated while the queue has an unfinished run with the same one."""
+    ``timeout`` or ``workflow_timeout`` (else the workflow's ``timeout``): the run and its children
+    are cancelled once it has passed, counted from now. ``timeout=`` means that only for a
+    workflow without a ``timeout`` parameter of its own (agents' ``recv`` timeouts often are
+    one): such a workflow gets it as its argument, and ``workflow_timeout=`` is its deadline.
+    ``deduplication_id``: refused with QueueDeduplicated while the queue has an unfinished run
+    with the same one."""
     wf = as_workflow(fn)
     wf.check_importable()
+    if "timeout" in kwargs and not wf.takes("timeout"):
+        workflow_timeout = _one_timeout(kwargs.pop("timeout"), workflow_timeout)
     inputs = serialization.dumps_call(list(args), kwargs, f"The arguments of {wf.name}")
     timeout = workflow_timeout if workflow_timeout is not None else wf.timeout
     options = _Options(queue, priority, timeout, deduplication_id)
@@ -96,6 +100,12 @@ def start(
 
     replay.guarded(f"the start of {wf.name} by run {ctx.run_id}", start_child)
     return WorkflowHandle(child_id)
+
+
+def _one_timeout(timeout: Any, workflow_timeout: Duration | None) -> Duration:
+    if workflow_timeout is not None:
+        raise TypeError("Give the run's deadline once: timeout= or workflow_timeout=, not both.")
+    return timeout  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 import functools
 import importlib
+import inspect
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -42,6 +43,14 @@ class Workflow(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<durable workflow {self.name}>"
+
+    def takes(self, parameter: str) -> bool:
+        """Whether the workflow function accepts ``parameter`` by name (or any keyword)."""
+        try:
+            params = inspect.signature(self.call).parameters
+        except (TypeError, ValueError):
+            return True
+        return parameter in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
     def check_importable(self) -> None:
         if "<locals>" in self.target or self.fn.__module__ == "__main__":

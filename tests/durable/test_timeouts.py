@@ -23,7 +23,8 @@ def cancelled_by_timeout(logs, run_id):
 def test_a_parked_run_and_its_child_are_cancelled_when_the_timeout_passes(worker_processes):
     worker_processes.start(concurrency=4, poll=0.05, lease=30)
     wait_started(worker_processes)
-    parent = durable.start(r.parent_of_parker, "never", workflow_timeout=timedelta(seconds=1))
+    # timeout= as the design names it: parent_of_parker has no timeout parameter of its own.
+    parent = durable.start(r.parent_of_parker, "never", timeout=timedelta(seconds=1))
     child_id = f"{parent.id}-0"
     wait_status(parent, "WAITING")
     assert wait_status(durable.retrieve(child_id), "WAITING").timeout_at is None  # its own: none
