@@ -191,6 +191,7 @@ def park(
     if parked:
         if checkpoint is not None:
             ctx.checkpoints[checkpoint.seq] = checkpoint
+            tracing.operation(ctx.run_id, checkpoint)  # recorded pending with the park
         ctx.parked_until = deadline
         raise Park()
 

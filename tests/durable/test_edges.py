@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 import durable
@@ -149,7 +150,8 @@ def test_runs_sending_to_each_other_at_once_never_deadlock(worker_processes):
     pairs = []
     for i in range(20):
         a, b = f"pair-{i}-a", f"pair-{i}-b"
-        pairs += [durable.start(e.pair_sender, b, workflow_id=a), durable.start(e.pair_sender, a, workflow_id=b)]
+        with transaction.atomic():  # both exist before either can send to the other
+            pairs += [durable.start(e.pair_sender, b, workflow_id=a), durable.start(e.pair_sender, a, workflow_id=b)]
     results = {h.id: h.result(timeout=90) for h in pairs}
     assert all(results[f"pair-{i}-a"] == f"pair-{i}-b" and results[f"pair-{i}-b"] == f"pair-{i}-a" for i in range(20))
     assert "deadlock" not in worker_processes.logs()

@@ -62,6 +62,9 @@ def test_a_timeout_that_passes_while_no_worker_runs_is_cancelled_once_on_restart
         worker_processes.start(concurrency=4, poll=0.05, lease=30)
     for handle in handles:
         wait_status(handle, "CANCELLED")
+    # A worker logs the cancel after it commits: wait for the lines, then count them.
+    logged = lambda: all(cancelled_by_timeout(worker_processes.logs(), h.id) for h in handles)  # noqa: E731
+    wait_for(logged, 30, "the workers to log the cancels")
     logs = worker_processes.logs()
     assert [cancelled_by_timeout(logs, h.id) for h in handles] == [1] * 5
     assert WorkflowRun.objects.filter(id__in=[h.id for h in handles], status="CANCELLED").count() == 5

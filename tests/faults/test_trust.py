@@ -96,7 +96,9 @@ def admin_urls(objects):
 
 def test_every_url_is_classified(world):
     assert set(named_urls("inbox")) == set(INBOX_METHODS)
-    model_pages = {n for n in named_urls("admin") if re.search(r"_(changelist|add|history|delete|change|fork|schedules)$", n)}
+    model_pages = {
+        n for n in named_urls("admin") if re.search(r"_(changelist|add|history|delete|change|fork|schedules)$", n)
+    }
     model_pages.add("auth_user_password_change")
     assert set(named_urls("admin")) == ADMIN_OPEN | ADMIN_SITE_PAGES | model_pages
 
