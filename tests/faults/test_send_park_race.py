@@ -4,9 +4,10 @@ import threading
 import time
 
 import pytest
-from django.db import connections
+from django.db import OperationalError, connections
 
 import durable
+from durable.faults import is_rolled_back
 from durable.models import TERMINAL, Checkpoint, Message, Status, WorkflowRun
 from tests.conftest import is_postgres
 from tests.faults import agents
@@ -46,7 +47,12 @@ class Senders:
 
     def chase(self, status: str = Status.RUNNING) -> None:
         while len(self.sent) < len(self.ids):
-            running = WorkflowRun.objects.filter(status=status).values_list("id", flat=True)[:20]
+            try:
+                running = list(WorkflowRun.objects.filter(status=status).values_list("id", flat=True)[:20])
+            except OperationalError as exc:  # SERIALIZABLE (CockroachDB mode): a read can be told to retry
+                if not is_rolled_back(exc):
+                    raise
+                continue
             hits = [run_id for run_id in running if self.take(run_id)]
             for run_id in hits:
                 self.send(run_id)
