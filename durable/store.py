@@ -201,6 +201,7 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
     )
 
 
+@_retried  # a renewal lost to a serialization failure would let the lease run out
 def renew(run_ids: list[str], owner: str, lease_until: datetime) -> set[str]:
     """Extend the lease on the runs ``owner`` still holds; return their ids."""
     held = _runs().filter(id__in=run_ids).held_by(owner)
@@ -216,6 +217,7 @@ def holds(run_id: str, owner: str) -> bool:
     return bool(_runs().filter(id=run_id).held_by(owner).exists())
 
 
+@_retried
 def release(run_ids: list[str], owner: str, unstarted: bool = False) -> int:
     """Hand runs back, runnable at once by any worker (a draining worker, a queue limit learnt
     late). ``unstarted``: they never began executing, so they hold no queue slot either."""
