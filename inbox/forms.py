@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from . import schema as schemas
+from .arguments import kind as json_kind
 from .models import Choice, Request
 
 MAX_TEXT = 10_000
@@ -81,6 +82,15 @@ class DecisionForm(forms.Form):
             self._clean_edit(data.get("arguments_json") or "")
         return data
 
+    def details(self) -> dict[str, Any]:
+        """What the chosen decision carries, as ``deciding.decide`` takes it (valid forms only)."""
+        choice = self.cleaned_data["choice"]
+        return {
+            "reason": self.cleaned_data["reason"] if choice == Choice.REJECT else "",
+            "response": self.cleaned_data["response"] if choice == Choice.RESPOND else "",
+            "arguments": self.arguments if choice == Choice.EDIT else None,
+        }
+
     def _clean_edit(self, text: str) -> None:
         try:
             arguments = parse_object(text)
@@ -151,7 +161,7 @@ class FieldArgumentsForm(forms.Form):
 
 
 def _field_for(key: str, value: Any) -> forms.Field:
-    attrs = {"data-json-type": _json_type(value), "data-key": key}
+    attrs = {"data-json-type": json_kind(value), "data-key": key}
     if isinstance(value, bool):
         return forms.BooleanField(label=key, required=False, initial=value, widget=forms.CheckboxInput(attrs=attrs))
     if isinstance(value, (int, float)):
@@ -170,18 +180,6 @@ def _field_for(key: str, value: Any) -> forms.Field:
     return JsonValueField(
         type(value), label=key, initial=json.dumps(value, indent=2), widget=forms.Textarea(attrs=attrs | {"rows": 4})
     )
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    return "array" if isinstance(value, list) else "null"
 
 
 class NumberField(forms.CharField):

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import deciding, listing, tokens
 from ..forms import DecisionForm
-from ..models import Choice, DecisionRecord, Request
+from ..models import DecisionRecord, Request
 from ..reviewers import is_reviewer, may_decide
 
 API_LIMIT = 100
@@ -89,9 +89,7 @@ def decide(request: HttpRequest, request_id: Any) -> HttpResponse:
             req.id,
             request.user,
             choice,
-            reason=form.cleaned_data["reason"] if choice == Choice.REJECT else "",
-            response=form.cleaned_data["response"] if choice == Choice.RESPOND else "",
-            arguments=form.arguments if choice == Choice.EDIT else None,
+            **form.details(),
         )
     except deciding.AlreadyClosed:
         return _error(409, deciding.closed_message(req))

@@ -42,9 +42,7 @@ def decide(request: HtmxHttpRequest, request_id: Any) -> HttpResponse:
             req.id,
             request.user,
             choice,
-            reason=form.cleaned_data["reason"] if choice == Choice.REJECT else "",
-            response=form.cleaned_data["response"] if choice == Choice.RESPOND else "",
-            arguments=form.arguments if choice == Choice.EDIT else None,
+            **form.details(),
         )
     except deciding.AlreadyClosed:
         return _closed(request, req)
