@@ -1,0 +1,92 @@
+"""Importable LlamaIndex workflows on the durable runtime, with ledger side effects to count."""
+
+import asyncio
+from typing import Any
+
+from workflows import Context, Workflow, step
+from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+
+from durable.llama_index import DurableRuntime
+from inbox.llama_index import InboxInput
+from tests.workflows import flag, ledger, wait_for_gate
+
+RUNTIME = DurableRuntime("tests", on_input=InboxInput())
+PLAIN = DurableRuntime("tests-plain")  # no inbox: answers come with send_event
+
+
+class Fast(Event):
+    pass
+
+
+class Slow(Event):
+    pass
+
+
+class Done(Event):
+    part: str
+
+
+class FanOut(Workflow):
+    """Two concurrent steps; the slow one blocks on a gate when the test holds it."""
+
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> Fast | Slow | None:
+        ledger("begin")
+        await ctx.store.set("order", ev.get("order"))
+        ctx.send_event(Fast())
+        ctx.send_event(Slow())
+        return None
+
+    @step
+    async def fast(self, ctx: Context, ev: Fast) -> Done:
+        ledger("fast")
+        ctx.write_event_to_stream(Event(progress="fast done"))
+        await ctx.store.set("fast_at", await ctx.store.get("order"))
+        return Done(part="fast")
+
+    @step
+    async def slow(self, ev: Slow) -> Done:
+        ledger("slow:start")
+        if flag("hold-slow"):
+            await asyncio.to_thread(wait_for_gate, "open-slow")
+        ledger("slow")
+        return Done(part="slow")
+
+    @step
+    async def join(self, ctx: Context, ev: Done) -> StopEvent | None:
+        parts = ctx.collect_events(ev, [Done, Done])
+        if parts is None:
+            return None
+        ledger("join")
+        result: dict[str, Any] = {"parts": sorted(p.part for p in parts), "fast_at": await ctx.store.get("fast_at")}
+        return StopEvent(result=result)
+
+
+class Refund(Workflow):
+    """Asks a person (the inbox, through RUNTIME's on_input) before it refunds."""
+
+    @step
+    async def propose(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        ask = InputRequiredEvent(
+            prefix=f"Refund {ev.get('amount')} EUR on {ev.get('order')}?",
+            body="The customer's blender arrived broken.",
+            action="refund",
+            arguments={"order": ev.get("order"), "amount": ev.get("amount")},
+        )
+        answer = await ctx.wait_for_event(HumanResponseEvent, waiter_event=ask, timeout=None)
+        if not answer.get("approved"):
+            return StopEvent(result={"refunded": None, "outcome": answer.get("outcome")})
+        ledger(f"refund:{answer.get('arguments')['amount']}")
+        return StopEvent(result={"refunded": answer.get("arguments")["amount"], "by": answer.get("reviewer")})
+
+
+class Greeter(Workflow):
+    """The classic pattern: a step returns InputRequiredEvent; another takes the HumanResponseEvent."""
+
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix="What's your name?")
+
+    @step
+    async def greet(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result=f"Hello, {ev.response}!")
