@@ -42,7 +42,8 @@ class InboxInput:
         return response_event(decision)
 
     def request(self, event: InputRequiredEvent) -> dict[str, Any]:
-        fields: dict[str, Any] = event.model_dump()
+        # Declared fields (a subclass's) and free ones (``InputRequiredEvent(prefix=...)``) alike.
+        fields: dict[str, Any] = {k: v for k, v in event.model_dump().items() if k != "_data"} | event.to_dict()
         title = str(fields.get("prefix") or "").strip() or DEFAULT_TITLE
         return {
             "title": title,
