@@ -72,7 +72,9 @@ class DurableRuntime(Runtime):
     def register(self, workflow: Workflow) -> RegisteredWorkflow:
         found = self._registered.get(id(workflow))
         if found is None or found.workflow is not workflow:
-            found = RegisteredWorkflow(workflow, create_workflow_run_function(workflow), as_step_worker_functions(workflow))
+            found = RegisteredWorkflow(
+                workflow, create_workflow_run_function(workflow), as_step_worker_functions(workflow)
+            )
             self._registered[id(workflow)] = found
         return found
 
@@ -134,8 +136,7 @@ class DurableRunAdapter(ExternalRunAdapter):
     async def stream_published_events(self) -> AsyncGenerator[Event, None]:
         await self._started()
         reading = await sync_to_async(events, thread_sensitive=False)(self._run_id, self._serializer)
-        end = object()
-        while (event := await sync_to_async(next, thread_sensitive=False)(reading, end)) is not end:
+        while (event := await sync_to_async(_next_event, thread_sensitive=False)(reading)) is not None:
             yield event
 
     async def get_result(self) -> StopEvent:
@@ -168,7 +169,9 @@ async def run(workflow: Workflow, start_event: StartEvent | None = None, **kwarg
     adapter = LoopAdapter(ctx.run_id, serializer, store, runtime.on_input)
     token = _current.set(adapter)
     try:
-        stop: StopEvent = await runtime.register(workflow).workflow_run_fn(BrokerState.from_workflow(workflow), start, {})
+        stop: StopEvent = await runtime.register(workflow).workflow_run_fn(
+            BrokerState.from_workflow(workflow), start, {}
+        )
     finally:
         _current.reset(token)
     await aio.call_sync(_close_stream)
@@ -231,6 +234,10 @@ def events(run_id: str, serializer: BaseSerializer | None = None) -> Iterator[Ev
     for text in read_stream(run_id, STREAM):
         event: Event = active.deserialize(text)
         yield event
+
+
+def _next_event(reading: Iterator[Event]) -> Event | None:
+    return next(reading, None)
 
 
 def _path_of(workflow: Workflow) -> str:

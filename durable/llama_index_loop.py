@@ -23,7 +23,7 @@ loop waits for them, not for the mailbox: a message sent meanwhile is taken when
 import asyncio
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 from workflows.context.serializers import BaseSerializer
 from workflows.context.state_store import InMemoryStateStore, StateStore
@@ -249,7 +249,7 @@ def _wall() -> float:
     return time.time()
 
 
-def _diverged(cp: Any, expected: str) -> None:
+def _diverged(cp: Any, expected: str) -> NoReturn:
     raise NonDeterminismError(
         f"The LlamaIndex workflow of run {_ctx().run_id} is not deterministic at operation #{cp.seq}: "
         f"the history recorded {cp.kind} {cp.name!r} where the control loop expected {expected}. The workflow "

@@ -60,11 +60,12 @@ class InboxInput:
 
 def response_event(decision: Decision) -> HumanResponseEvent:
     """The decision as the workflow reads it."""
-    return HumanResponseEvent(
-        response=decision.text or decision.reason,
-        outcome=str(decision.outcome),
-        approved=decision.go_ahead,
-        arguments=dict(decision.arguments),
-        reviewer=decision.reviewer,
-        request_id=decision.request_id,
-    )
+    fields: dict[str, Any] = {
+        "response": decision.text or decision.reason,
+        "outcome": str(decision.outcome),
+        "approved": decision.go_ahead,
+        "arguments": dict(decision.arguments),
+        "reviewer": decision.reviewer,
+        "request_id": decision.request_id,
+    }
+    return HumanResponseEvent(**fields)

@@ -10,7 +10,7 @@ from durable.models import WorkflowRun
 from inbox.models import Request
 from tests.agents import llama_workflows as lw
 from tests.conftest import post_decision, wait_for
-from tests.inbox.conftest import make_user, reviewer, reviewer_client, reviewers_group, waiting_request  # noqa: F401
+from tests.inbox.conftest import waiting_request
 from tests.workflows import ledger_lines
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
