@@ -7,8 +7,9 @@ waiter_event=InputRequiredEvent(...))``) becomes an inbox request once the run i
 reviewer's decision comes back as a ``HumanResponseEvent``. Meanwhile the run is parked on the
 inbox: no thread, no memory, listed with every other waiting agent.
 
-What the request shows comes from the event's fields: ``prefix`` (the title), ``body`` (markdown),
-``action``, ``arguments`` (a JSON object the reviewer may edit), ``schema`` (a JSON schema for
+What the request shows comes from the event's fields (declared on ``InboxRequest``, or given to a
+plain ``InputRequiredEvent``): ``prefix`` (the title), ``body`` (markdown), ``action``,
+``arguments`` (a JSON object the reviewer may edit), ``arguments_schema`` (a JSON schema for
 them), ``decisions``, ``assignees``. The answer carries ``response`` (the reviewer's text, or the
 reason of a rejection), ``outcome`` (approved, rejected, edited, responded, expired),
 ``approved`` (whether the action may run), ``arguments`` (as decided: the reviewer's edit, or as
@@ -19,12 +20,25 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from pydantic import Field
 from workflows.events import HumanResponseEvent, InputRequiredEvent
 
 from .asking import ALL_CHOICES, ask
 from .decision import Decision
 
 DEFAULT_TITLE = "The agent needs your input"
+
+
+class InboxRequest(InputRequiredEvent):
+    """An ``InputRequiredEvent`` with the inbox's fields declared (and so type-checked)."""
+
+    prefix: str
+    body: str = ""
+    action: str = ""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments_schema: dict[str, Any] | None = None
+    decisions: list[str] | None = None
+    assignees: str | None = None
 
 
 @dataclass
@@ -50,7 +64,7 @@ class InboxInput:
             "body_markdown": str(fields.get("body") or ""),
             "action": str(fields.get("action") or ""),
             "arguments": fields.get("arguments") or {},
-            "schema": fields.get("schema"),
+            "schema": fields.get("arguments_schema"),
             "decisions": tuple(fields.get("decisions") or self.decisions),
             "assignees": fields.get("assignees") or self.assignees,
             "timeout": self.timeout,
