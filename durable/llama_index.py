@@ -42,7 +42,7 @@ from . import aio, context
 from .llama_index_loop import STREAM, TICK_TOPIC, InputHandler, LoopAdapter
 from .registry import workflow as durable_workflow
 
-__all__ = ["DurableRuntime", "events", "run", "send_event", "start"]
+__all__ = ["TICK_TOPIC", "DurableRuntime", "events", "run", "send_event", "start", "stop_event"]
 
 _RUNTIMES: dict[str, "DurableRuntime"] = {}
 _current: ContextVar[LoopAdapter | None] = ContextVar("llama_index_adapter", default=None)

@@ -5,10 +5,11 @@ from typing import Any
 
 from workflows import Context, Workflow, step
 from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+from workflows.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 
 from durable.llama_index import DurableRuntime
 from inbox.llama_index import InboxInput
-from tests.workflows import flag, ledger, wait_for_gate
+from tests.workflows import flag, ledger, ledger_lines, wait_for_gate
 
 RUNTIME = DurableRuntime("tests", on_input=InboxInput())
 PLAIN = DurableRuntime("tests-plain")  # no inbox: answers come with send_event
@@ -90,3 +91,20 @@ class Greeter(Workflow):
     @step
     async def greet(self, ev: HumanResponseEvent) -> StopEvent:
         return StopEvent(result=f"Hello, {ev.response}!")
+
+
+class Flaky(Workflow):
+    """Fails once, then succeeds after LlamaIndex's retry delay: a timer the run waits out."""
+
+    @step(retry_policy=retry_policy(wait=wait_fixed(0.3), stop=stop_after_attempt(3)))
+    async def call(self, ev: StartEvent) -> StopEvent:
+        ledger("call")
+        if len(ledger_lines("call")) == 1:
+            raise ConnectionError("the service hiccuped")
+        return StopEvent(result="ok")
+
+
+class Broken(Workflow):
+    @step
+    async def call(self, ev: StartEvent) -> StopEvent:
+        raise ValueError("no such order")

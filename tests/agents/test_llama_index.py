@@ -30,6 +30,7 @@ def test_each_step_is_a_durable_step_and_the_stream_and_state_are_kept(worker, l
     assert isinstance(published[-1], StopEvent)
 
 
+@pytest.mark.slow
 def test_a_sigkilled_run_with_two_concurrent_steps_repeats_no_finished_step(worker_processes, ledger):
     set_flag("hold-slow")
     first = worker_processes.start(lease=5.0, poll=0.05)
@@ -68,3 +69,25 @@ def test_the_llama_index_handler_streams_and_answers_through_the_database(worker
         return await handler
 
     assert asyncio.run(converse()) == "Hello, Grace!"
+
+
+def test_a_retry_delay_is_a_timer_the_run_waits_out(worker, ledger):
+    handle = llama_index.start(lw.Flaky, runtime="tests-plain")
+    assert llama_index.stop_event(handle.result(timeout=30)).result == "ok"
+    assert ledger_lines("call") == ["call", "call"]
+    # Between the two attempts the idle run waited in a recv whose deadline was the retry's moment.
+    ops = [(s.kind, s.name) for s in durable.list_steps(handle.id) if s.kind in ("step", "recv")]
+    assert ops == [("step", "llama_index:call"), ("recv", llama_index.TICK_TOPIC), ("step", "llama_index:call")]
+
+
+def test_a_failing_step_fails_the_run_with_its_error(worker, ledger):
+    handle = llama_index.start(lw.Broken, runtime="tests-plain")
+    with pytest.raises(ValueError, match="no such order"):  # the step's own error
+        handle.result(timeout=30)
+
+
+def test_a_parked_run_is_cancelled(worker, ledger):
+    handle = llama_index.start(lw.Greeter, runtime="tests-plain")
+    wait_status(handle, "WAITING")
+    durable.cancel(handle.id)
+    wait_status(handle, "CANCELLED")
