@@ -157,6 +157,8 @@ async def run(workflow: Workflow, start_event: StartEvent | None = None, **kwarg
     workflow and return its ``StopEvent``. One LlamaIndex workflow per durable run."""
     ctx = context.require("llama_index.run")
     runtime = workflow.runtime
+    while not isinstance(runtime, DurableRuntime) and hasattr(runtime, "_decorated"):
+        runtime = runtime._decorated  # Workflow(verbose=True) wraps the runtime it was given
     if not isinstance(runtime, DurableRuntime):
         raise TypeError(
             f"{type(workflow).__name__} runs on {type(runtime).__name__}; create it with "
@@ -169,7 +171,7 @@ async def run(workflow: Workflow, start_event: StartEvent | None = None, **kwarg
     adapter = LoopAdapter(ctx.run_id, serializer, store, runtime.on_input)
     token = _current.set(adapter)
     try:
-        stop: StopEvent = await runtime.register(workflow).workflow_run_fn(
+        stop: StopEvent = await workflow.runtime.get_or_register(workflow).workflow_run_fn(
             BrokerState.from_workflow(workflow), start, {}
         )
     finally:

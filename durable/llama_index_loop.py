@@ -92,7 +92,8 @@ class LoopAdapter(InternalRunAdapter):
         return None if namespace else self._store
 
     def is_replaying(self) -> bool:
-        return not self._live
+        ctx = context.raw()
+        return ctx is not None and ctx.seq <= max(ctx.checkpoints, default=-1)
 
     async def get_now(self) -> float:
         if self._now is None:
