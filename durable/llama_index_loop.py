@@ -21,6 +21,7 @@ loop waits for them, not for the mailbox: a message sent meanwhile is taken when
 """
 
 import asyncio
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NoReturn
@@ -116,7 +117,7 @@ class LoopAdapter(InternalRunAdapter):
     async def wait_for_next_task(
         self, running: list[NamedTask], pending: list[PendingStart], timeout: float | None = None
     ) -> WaitForNextTaskResult:
-        started = [p.start(asyncio.create_task(self._task(p))) for p in pending]
+        started = [p.start(asyncio.create_task(self._task(p, self._gate(p)))) for p in pending]
         named = running + started
         cp = _ctx().checkpoints.get(_ctx().seq)
         if cp is not None and cp.kind == StepKind.STEP and cp.name.startswith(PREFIX):
@@ -129,12 +130,18 @@ class LoopAdapter(InternalRunAdapter):
         self._go_live()
         return WaitForNextTaskResult(await self._next(named, timeout), started)
 
-    async def _task(self, pending: PendingStart) -> Any:
+    def _gate(self, pending: PendingStart) -> "asyncio.Future[WorkflowTick | None] | None":
+        """What a step's task waits for before its body: its recorded result (replay) or None (live)."""
         if not isinstance(pending, PendingWorker):
-            return await pending.coro
+            return None
         gate = self._gates[pending.key] = asyncio.get_running_loop().create_future()
         if self._live:
             gate.set_result(None)
+        return gate
+
+    async def _task(self, pending: PendingStart, gate: "asyncio.Future[WorkflowTick | None] | None") -> Any:
+        if gate is None:
+            return await pending.coro
         recorded = await gate
         if recorded is not None:
             pending.coro.close()  # replayed: the step's body does not run again
@@ -174,7 +181,7 @@ class LoopAdapter(InternalRunAdapter):
         """Live: wait for whichever task finishes first, and record which, with what."""
         done, _ = await asyncio.wait([t.task for t in named], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         task = pick_highest_priority(named, done)
-        self._now = _wall()
+        self._now = time.time()
         finished = next((t for t in named if t.task is task), None)
         if finished is None:
             await self._record(TIMEOUT, {"at": self._now})
@@ -242,12 +249,6 @@ class LoopAdapter(InternalRunAdapter):
 
 def _ctx() -> context.RunContext:
     return context.require("llama_index")
-
-
-def _wall() -> float:
-    import time
-
-    return time.time()
 
 
 def _diverged(cp: Any, expected: str) -> NoReturn:

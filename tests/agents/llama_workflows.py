@@ -9,7 +9,7 @@ from workflows.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 
 from durable.llama_index import DurableRuntime
 from inbox.llama_index import InboxInput
-from tests.workflows import flag, ledger, ledger_lines, wait_for_gate
+from tests.workflows import flag, ledger, ledger_lines, set_flag, wait_for_gate
 
 RUNTIME = DurableRuntime("tests", on_input=InboxInput())
 PLAIN = DurableRuntime("tests-plain")  # no inbox: answers come with send_event
@@ -61,6 +61,46 @@ class FanOut(Workflow):
         ledger("join")
         result: dict[str, Any] = {"parts": sorted(p.part for p in parts), "fast_at": await ctx.store.get("fast_at")}
         return StopEvent(result=result)
+
+
+class First(Event):
+    pass
+
+
+class Second(Event):
+    pass
+
+
+class Race(Workflow):
+    """The step started first finishes last; then the run parks for a person and replays on the answer."""
+
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> First | Second | None:
+        ctx.send_event(First())
+        ctx.send_event(Second())
+        return None
+
+    @step
+    async def first(self, ev: First) -> Done:
+        await asyncio.to_thread(wait_for_gate, "second-done")
+        return Done(part="first")
+
+    @step
+    async def second(self, ev: Second) -> Done:
+        set_flag("second-done")
+        return Done(part="second")
+
+    @step
+    async def join(self, ctx: Context, ev: Done) -> InputRequiredEvent | None:
+        parts = ctx.collect_events(ev, [Done, Done])
+        if parts is None:
+            return None
+        await ctx.store.set("arrived", [p.part for p in parts])
+        return InputRequiredEvent(prefix="Go on?")
+
+    @step
+    async def finish(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result={"arrived": await ctx.store.get("arrived"), "answer": ev.response})
 
 
 class Refund(Workflow):
