@@ -27,6 +27,12 @@ class Done(Event):
     part: str
 
 
+def arrived(ctx: Context, ev: Done) -> list[str] | None:
+    """Once both Done events are in, their parts in the order they arrived."""
+    parts = ctx.collect_events(ev, [Done, Done])
+    return None if parts is None else [p.part for p in parts if isinstance(p, Done)]
+
+
 class FanOut(Workflow):
     """Two concurrent steps; the slow one blocks on a gate when the test holds it."""
 
@@ -55,11 +61,11 @@ class FanOut(Workflow):
 
     @step
     async def join(self, ctx: Context, ev: Done) -> StopEvent | None:
-        parts = ctx.collect_events(ev, [Done, Done])
+        parts = arrived(ctx, ev)
         if parts is None:
             return None
         ledger("join")
-        result: dict[str, Any] = {"parts": sorted(p.part for p in parts), "fast_at": await ctx.store.get("fast_at")}
+        result: dict[str, Any] = {"parts": sorted(parts), "fast_at": await ctx.store.get("fast_at")}
         return StopEvent(result=result)
 
 
@@ -92,11 +98,11 @@ class Race(Workflow):
 
     @step
     async def join(self, ctx: Context, ev: Done) -> InputRequiredEvent | None:
-        parts = ctx.collect_events(ev, [Done, Done])
-        if parts is None:
-            return None
-        await ctx.store.set("arrived", [p.part for p in parts])
-        return InputRequiredEvent(prefix="Go on?")
+        parts = arrived(ctx, ev)
+        if parts is not None:
+            await ctx.store.set("arrived", parts)
+            return InputRequiredEvent(prefix="Go on?")
+        return None
 
     @step
     async def finish(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
