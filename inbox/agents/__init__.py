@@ -1,4 +1,5 @@
-"""The demo agents (refund, deploy, email), runnable on the offline model, and how to start them."""
+"""The demo agents (refund, deploy and email on Pydantic AI, triage on LlamaIndex workflows), runnable
+offline, and how to start them."""
 
 import random
 from collections.abc import Callable
@@ -40,10 +41,23 @@ def _email(rng: random.Random) -> dict[str, Any]:
     return {"sender": sender, "subject": subject, "text": text}
 
 
+def _triage(rng: random.Random) -> dict[str, Any]:
+    tickets = [
+        ("ana@example.com", "We were charged twice for March, please fix the invoice."),
+        ("bo@example.com", "The dashboard is down for our whole team since this morning, urgent!"),
+        ("chen@example.com", "Exports to CSV drop the last column."),
+    ]
+    customer, text = rng.choice(tickets)
+    return {"ticket_id": str(rng.randint(1000, 9999)), "customer": customer, "text": text}
+
+
 KINDS: dict[str, Kind] = {
     "refund": Kind("Refund", "inbox.agents.refund:refund_agent", "proposes a refund you may edit", _refund),
     "deploy": Kind("Deploy", "inbox.agents.deploy:deploy_agent", "needs approval within a day", _deploy),
     "email": Kind("Email", "inbox.agents.mail:email_agent", "drafts a reply you may edit or answer", _email),
+    "triage": Kind(
+        "Triage", "inbox.agents.triage:triage_agent", "a LlamaIndex workflow: proposes a credit or escalation", _triage
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from inbox.agents.common import demo_agent
 from inbox.agents.deploy import deploy_agent
 from inbox.agents.mail import email_agent
 from inbox.agents.refund import refund_agent
+from inbox.agents.triage import triage_agent
 from inbox.models import Request
 from tests.conftest import post_decision
 from tests.inbox.conftest import start_and_wait, wait_for, waiting_request
@@ -40,6 +41,26 @@ def test_refund_agent_refunds_what_the_reviewer_edited(worker, reviewer_client):
     result = handle.result(timeout=15)
     assert result["status"] == "refunded" and result["outcome"] == "edited"
     assert result["receipt"]["amount"] == edited["amount"] != proposed
+
+
+def test_triage_agent_credits_what_the_reviewer_edited(worker, reviewer_client):
+    text = "We were charged twice for March, please fix the invoice."
+    handle, req = start_and_wait(triage_agent, ticket_id="1234", customer="ana@example.com", text=text)
+    assert req.action == "issue_credit" and "charged twice" in req.body_markdown
+    cap = req.schema["properties"]["amount"]["maximum"]
+    edited = dict(req.arguments, amount=round(cap / 4, 2))
+    assert post_decision(reviewer_client, req, "edit", arguments_json=json.dumps(edited)).status_code == 302
+    result = handle.result(timeout=15)
+    assert result["status"] == "done" and result["outcome"] == "edited"
+    assert result["done"] == {"action": "issue_credit", **edited, "reference": "T-1234"}
+
+
+def test_triage_agent_escalates_an_outage_only_if_approved(worker, reviewer_client):
+    text = "The dashboard is down for our whole team, urgent!"
+    handle, req = start_and_wait(triage_agent, ticket_id="77", customer="bo@example.com", text=text)
+    assert (req.action, req.arguments["team"], req.choices) == ("escalate", "on-call", ["approve", "reject", "edit"])
+    assert post_decision(reviewer_client, req, "reject", reason="a known incident").status_code == 302
+    assert handle.result(timeout=15) == {"status": "not done", "outcome": "rejected", "reason": "a known incident"}
 
 
 def test_refund_agent_declines_on_reject(worker, reviewer_client):

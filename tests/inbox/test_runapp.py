@@ -66,7 +66,7 @@ def test_runapp_serves_the_inbox_runs_the_agents_and_stops_cleanly(tmp_path, sto
         assert "Inbox" in sign_in(f"http://127.0.0.1:{port}", "reviewer", "inbox-demo")
         assert User.objects.get(username="admin").has_perm("durable.change_workflowrun")  # may fork
         # The worker ran the demo agents up to their questions.
-        wait_for(lambda: Request.objects.waiting().count() == 4, 60, "four demo agents waiting in the inbox")
+        wait_for(lambda: Request.objects.waiting().count() == 5, 60, "five demo agents waiting in the inbox")
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("durable_worker" in " ".join(c.cmdline()) for c in children)
     finally:

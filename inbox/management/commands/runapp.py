@@ -22,7 +22,7 @@ DEMO_PASSWORD = "inbox-demo"
 # An admin too, so that cancel, resume and fork (which reviewers may not use) can be tried at once.
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD = "inbox-admin"
-DEMO_AGENTS = (("refund", 2), ("deploy", 1), ("email", 1))
+DEMO_AGENTS = (("refund", 2), ("deploy", 1), ("email", 1), ("triage", 1))
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if not options["no_demo"] and not Request.objects.waiting().exists():
             for kind, count in DEMO_AGENTS:
                 start_agents(kind, count)
-            self.stdout.write("Started demo agents: 2 refund, 1 deploy, 1 email.")
+            self.stdout.write("Started demo agents: 2 refund, 1 deploy, 1 email, 1 triage.")
         self._print_sign_in(options["addrport"])
         manage = Path(settings.BASE_DIR) / "manage.py"
         worker = subprocess.Popen([sys.executable, str(manage), "durable_worker"], cwd=settings.BASE_DIR)
