@@ -10,7 +10,7 @@ from django.utils import timezone
 from . import context, replay, serialization, store, tracing
 from .context import Interrupt, RunContext
 from .exceptions import WorkflowNotFound
-from .faults import engine_operation
+from .faults import engine_operation, retry_rolled_back
 from .models import Checkpoint, Event, StepKind
 
 Duration = float | int | timedelta
@@ -152,7 +152,7 @@ def get_event(workflow_id: str, key: str, timeout: Duration = 0) -> Any:
         return replay.outcome(cp)
     deadline = (cp.deadline if cp is not None else None) or timezone.now() + timedelta(seconds=seconds(timeout))
     while True:
-        text = _latest(workflow_id, key)
+        text = replay.guarded(f"the read of event {key!r} by run {ctx.run_id}", lambda: _latest(workflow_id, key))
         if text is not None or timezone.now() >= deadline:
             _complete(ctx, seq, StepKind.GET_EVENT, name, cp, text or serialization.dumps(None), deadline)
             return serialization.loads(text)
@@ -180,7 +180,7 @@ def _read_event(workflow_id: str, key: str, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     pause = 0.005
     while True:
-        text = _latest(workflow_id, key)
+        text = retry_rolled_back(store.db(), lambda: _latest(workflow_id, key))
         if text is not None or time.monotonic() >= deadline:
             return serialization.loads(text)
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))

@@ -6,6 +6,7 @@ from typing import Any
 
 from . import context, replay, serialization, store
 from .exceptions import WorkflowNotFound
+from .faults import retry_rolled_back
 from .models import Checkpoint, WorkflowRun
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
@@ -34,7 +35,7 @@ def list_steps(run_id: str) -> list[StepInfo]:
     read once and recorded, so a replay sees the same list."""
     ctx = context.get()
     if ctx is None:
-        rows = _rows(run_id)
+        rows = retry_rolled_back(store.db(), lambda: _rows(run_id))
     else:
         rows = replay.read(ctx, f"list_steps:{replay.ref(ctx, run_id)}", lambda: _rows(run_id))
     return [_info(row) for row in rows]

@@ -130,9 +130,11 @@ def claim_limited(
     Claims on one queue are serialized by its row in ``QueueLock`` (portable: no advisory lock),
     so two workers cannot both count the same free slot or the same start in the window."""
     name = request.only or ""
+    _ensure_queue_lock(name)
     with transaction.atomic(using=db()):
-        QueueLock.objects.using(db()).get_or_create(name=name)
-        QueueLock.objects.using(db()).select_for_update().filter(name=name).values_list("name").first()
+        if not QueueLock.objects.using(db()).select_for_update().filter(name=name).exists():
+            _queue_locks.discard(name)  # deleted meanwhile: made again before the next claim
+            return ()
         now = timezone.now()
         queued = _runs().filter(queue=name)
         fresh: int | None = None
@@ -147,6 +149,18 @@ def claim_limited(
             room = starts - queued.filter(started_at__isnull=False, started_at__gt=since).count()
             fresh = room if fresh is None else min(fresh, room)
         return _claim_orm(request, fresh_slots=fresh) if request.limit > 0 else ()
+
+
+_queue_locks: set[str] = set()  # the QueueLock rows this process has made sure exist
+
+
+def _ensure_queue_lock(name: str) -> None:
+    """Create the queue's lock row on its own, before any claim's transaction: two workers
+    creating it inside theirs could not see each other's row (both snapshots predate it), and
+    one would fail with a duplicate key instead of waiting for the lock."""
+    if name not in _queue_locks:
+        QueueLock.objects.using(db()).bulk_create([QueueLock(name=name)], ignore_conflicts=True)
+        _queue_locks.add(name)
 
 
 def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[ClaimedRun, ...]:
@@ -495,6 +509,7 @@ def _finished(run_id: str, status: str) -> None:
 # --- management -----------------------------------------------------------------------------
 
 
+@_retried
 def cancel(run_id: str, reason: str = "") -> list[str] | None:
     """Cancel the run and its unfinished descendants; a run that failed is marked cancelled too
     (its error is kept). Returns the ids cancelled (empty if it had succeeded or was cancelled
@@ -530,6 +545,7 @@ def cancel(run_id: str, reason: str = "") -> list[str] | None:
     return ids
 
 
+@_retried
 def unpin_version(run_ids: list[str]) -> int:
     """Let any worker resume these unfinished runs (their version's workers are gone): the next
     claim replays them on the claimer's code and stamps its version. Returns how many."""
@@ -548,8 +564,7 @@ def expire_timeouts(now: datetime, limit: int = 100) -> list[str]:
     cancelled: list[str] = []
     for run_id, timeout_at in due.values_list("id", "timeout_at")[:limit]:
         reason = f"Cancelled: its workflow timeout passed at {timeout_at.isoformat()}."
-        ids: list[str] | None = retry_rolled_back(db(), lambda: cancel(run_id, reason))  # noqa: B023 (called at once)
-        if ids:
+        if cancel(run_id, reason):
             cancelled.append(run_id)
     return cancelled
 
@@ -570,6 +585,7 @@ def _unfinished_descendants(run_id: str) -> list[str]:
     return found
 
 
+@_retried
 def resume(run_id: str) -> str | None:
     """Make a cancelled, failed or parked run runnable again from its last checkpoint. Returns
     its status before, None if there is no such run."""
@@ -598,6 +614,7 @@ def resume(run_id: str) -> str | None:
     return row[0]
 
 
+@_retried
 def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
     """Create ``new_id``: a run of the same workflow and inputs that keeps the original's
     checkpoints (and events and stream values) before operation ``from_step``."""

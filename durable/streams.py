@@ -18,6 +18,7 @@ from django.db import IntegrityError, connections, transaction
 from . import context, replay, serialization, store
 from .context import RunContext
 from .exceptions import EngineError, NotInWorkflow, WorkflowNotFound
+from .faults import retry_rolled_back
 from .models import TERMINAL, StepKind, StreamValue, WorkflowRun
 
 BATCH = 500
@@ -49,10 +50,11 @@ def _write(key: str, text: str | None, closed: bool, what: str) -> None:
             f"durable.{what}() was called outside a workflow. Call it from a @durable.workflow or a "
             "@durable.step that a worker runs; read a stream from outside with durable.read_stream()."
         )
-    if ctx.step_seq is not None:
+    if (seq := ctx.step_seq) is not None:
         item = ctx.stream_items
         ctx.stream_items += 1
-        _append(ctx.run_id, key, ctx.step_seq, item, text, closed)
+        # In a step, a write told to retry (SQLSTATE 40001) is retried here, not failed as the step's error.
+        retry_rolled_back(store.db(), lambda: _append(ctx.run_id, key, seq, item, text, closed))
         return
     _in_body(ctx, key, text, closed)
 
@@ -136,7 +138,7 @@ def _follow(run_id: str, key: str) -> Iterator[Any]:
     after, pause, ended = -1, 0.002, False
     while True:
         newer = rows.filter(position__gt=after).order_by("position")
-        batch = list(newer.values_list("position", "value", "closed")[:BATCH])
+        batch = retry_rolled_back(store.db(), lambda: list(newer.values_list("position", "value", "closed")[:BATCH]))  # noqa: B023
         for position, text, closed in batch:
             if closed:
                 return
@@ -147,7 +149,7 @@ def _follow(run_id: str, key: str) -> Iterator[Any]:
             continue
         if ended:
             return  # the run had ended before this read, which found nothing more
-        ended = _ended(run_id)
+        ended = retry_rolled_back(store.db(), lambda: _ended(run_id))
         if not ended:
             time.sleep(pause)
             pause = min(pause * 1.5, MAX_PAUSE)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from . import replay, serialization, store
 from .context import RunContext
 from .exceptions import ResultTimeout, WorkflowCancelled, WorkflowFailed, WorkflowNotFound
+from .faults import retry_rolled_back
 from .models import Status, StepKind, WorkflowRun
 
 RECHECK_MIN = timedelta(seconds=1)
@@ -24,7 +25,8 @@ RECHECK_MAX = timedelta(seconds=60)
 
 def get(run_id: str) -> WorkflowRun:
     try:
-        return WorkflowRun.objects.using(store.db()).get(id=run_id)
+        # Under SERIALIZABLE isolation even a lone read can be told to retry (SQLSTATE 40001).
+        return retry_rolled_back(store.db(), lambda: WorkflowRun.objects.using(store.db()).get(id=run_id))
     except WorkflowRun.DoesNotExist:
         raise WorkflowNotFound(f"There is no workflow run {run_id!r}.") from None
 
@@ -62,10 +64,11 @@ def result(ctx: RunContext, run_id: str) -> Any:
     seq, cp = replay.next_op(ctx, StepKind.RESULT, run_id)
     if cp is not None and cp.done:
         return replay.outcome(cp)
-    while (run := _ended(run_id)) is None:
+    what = f"the wait of run {ctx.run_id} for run {run_id}"
+    while (run := replay.guarded(what, lambda: _ended(run_id))) is None:
         if cp is None:
             cp = replay.record(ctx, seq, StepKind.RESULT, run_id, done=False)
-        own_child = run_parent(run_id) == ctx.run_id
+        own_child = replay.guarded(what, lambda: run_parent(run_id)) == ctx.run_id
         deadline = None if own_child else timezone.now() + _recheck(timezone.now() - cp.started_at)
         replay.park(
             ctx,

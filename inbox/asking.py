@@ -16,7 +16,7 @@ from . import forks, notifying, wire
 from . import schema as schemas
 from .decision import Decision, Outcome, RequestExpired
 from .escalating import Timer, escalate
-from .models import INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
+from .models import DB_STEP_INTERVAL, DB_STEP_RETRIES, INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
 
 # Request ids are uuid5(this, "<run id>:<step seq>"): the same on every retry and replay.
 REQUEST_NAMESPACE = uuid.UUID("5b0e3c36-8f2a-4c55-9a57-3c6f0d1f6a10")
@@ -154,7 +154,7 @@ def _decision(fields: dict[str, str], spec: Spec) -> Decision:
     )
 
 
-@durable.step(name="inbox.publish_request")
+@durable.step(name="inbox.publish_request", retries=DB_STEP_RETRIES, interval=DB_STEP_INTERVAL)
 def publish_request(spec: Spec, deadline: datetime | None, escalate_at: datetime | None = None) -> str:
     """Create the Request row; its id comes from the step id, so a retried step finds its own row."""
     request_id = uuid.uuid5(REQUEST_NAMESPACE, durable.step_id())
@@ -188,7 +188,7 @@ def publish_request(spec: Spec, deadline: datetime | None, escalate_at: datetime
     return str(request_id)
 
 
-@durable.step(name="inbox.close_expired")
+@durable.step(name="inbox.close_expired", retries=DB_STEP_RETRIES, interval=DB_STEP_INTERVAL)
 def close_expired(request_id: str) -> dict[str, str] | None:
     """Mark the request expired, unless a reviewer's decision got in first: then return it,
     so a decision that was recorded is always the one the agent acts on."""

@@ -16,7 +16,7 @@ from django.utils import timezone
 import durable
 
 from . import notifying
-from .models import Note, NoteKind, Request
+from .models import DB_STEP_INTERVAL, DB_STEP_RETRIES, Note, NoteKind, Request
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def escalate(request_id: str, escalate_to: str) -> None:
         notifying.notify(request_id, notifying.ESCALATED)
 
 
-@durable.step(name="inbox.escalate")
+@durable.step(name="inbox.escalate", retries=DB_STEP_RETRIES, interval=DB_STEP_INTERVAL)
 def reassign(request_id: str, escalate_to: str) -> bool:
     """Reassign the open request to ``escalate_to`` and note it in its history; False if it closed."""
     kind, _, name = escalate_to.partition(":")

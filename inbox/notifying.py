@@ -25,7 +25,7 @@ from django.utils import timezone
 
 import durable
 
-from .models import Notification, NotificationStatus, Request
+from .models import DB_STEP_INTERVAL, DB_STEP_RETRIES, Notification, NotificationStatus, Request
 
 ASSIGNED = "assigned"
 ESCALATED = "escalated"
@@ -55,7 +55,7 @@ def deliver(request_id: str, event: str) -> dict[str, str]:
     return outcome
 
 
-@durable.step(name="inbox.plan_notification")
+@durable.step(name="inbox.plan_notification", retries=DB_STEP_RETRIES, interval=DB_STEP_INTERVAL)
 def plan_delivery(request_id: str, event: str) -> dict[str, Any]:
     """The channels this notification goes to (their rows created), and the retry schedule."""
     request = Request.objects.get(id=request_id)

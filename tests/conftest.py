@@ -59,12 +59,31 @@ def ledger(tmp_path, monkeypatch) -> Path:
     return path
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def worker_processes(transactional_db, tmp_path) -> Iterator[WorkerProcesses]:
+def worker_processes(request, transactional_db, tmp_path) -> Iterator[WorkerProcesses]:
     procs = WorkerProcesses(test_database_url(), tmp_path, ROOT)
     yield procs
     procs.stop_all()
     connections.close_all()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # the workers' side of the story, in the failure's output
+        print(f"--- worker logs (last 20,000 characters) ---\n{procs.logs()[-20000:]}")
+
+
+def retried(fn):
+    """A test's own read or transaction, run again if told to: under SERIALIZABLE isolation
+    (CockroachDB mode) even a lone SELECT can fail with SQLSTATE 40001, as user code must expect."""
+    from durable.faults import retry_rolled_back
+
+    return retry_rolled_back("default", fn)
 
 
 @pytest.fixture

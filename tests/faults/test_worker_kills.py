@@ -11,7 +11,7 @@ from django.utils import timezone
 
 import durable
 from durable.models import TERMINAL, Checkpoint, Event, Message, Status, WorkflowRun
-from tests.conftest import is_postgres
+from tests.conftest import is_postgres, retried
 from tests.faults import agents
 from tests.faults.conftest import LedgerReport, wait_for
 from tests.workflows import ledger as ledger_line
@@ -24,11 +24,12 @@ LEASE = 2.0
 
 
 def unfinished() -> int:
-    return WorkflowRun.objects.exclude(status__in=TERMINAL).count()
+    return retried(WorkflowRun.objects.exclude(status__in=TERMINAL).count)
 
 
 def pids_holding_runs() -> set[int]:
-    owners = WorkflowRun.objects.filter(status=Status.RUNNING).values_list("lease_owner", flat=True)
+    running = WorkflowRun.objects.filter(status=Status.RUNNING)
+    owners = retried(lambda: list(running.values_list("lease_owner", flat=True)))
     return {int(owner.split(":")[1]) for owner in owners if owner}
 
 
@@ -119,8 +120,11 @@ def test_mixed_agents_survive_random_sigkills(worker_processes, ledger, scenario
     began = time.monotonic()
     parents = [f"mixed-{n}" for n in range(RUNS)]
     starter = start_gradually(seed, stop_at=began + 20)
-    killed = kill_at_random(worker_processes, procs, rng, busy=lambda: starter.is_alive() or unfinished(), budget_s=60)
-    starter.join()
+    try:
+        busy = lambda: starter.is_alive() or unfinished()  # noqa: E731
+        killed = kill_at_random(worker_processes, procs, rng, busy=busy, budget_s=60)
+    finally:
+        starter.join()  # a failure must not leave it starting runs into the next test's database
     try:
         wait_for(lambda: unfinished() == 0, 90, f"every run to finish (seed {seed})", interval=0.2)
     except AssertionError as timeout:
