@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from django.db import transaction
 from django.utils import timezone
 
-from . import context, replay, serialization, store, waiting
+from . import context, replay, serialization, store, waiting, writelock
 from .conf import get_settings
 from .exceptions import NotInWorkflow, WorkflowConflict, WorkflowNotFound
 from .messaging import Duration, seconds
@@ -94,7 +93,7 @@ def start(
     child_id = workflow_id or f"{ctx.run_id}-{seq}"
 
     def start_child() -> None:
-        with transaction.atomic(using=store.db()):
+        with writelock.atomic(store.db()):
             _insert(wf, child_id, inputs, options, parent=ctx.run_id)
             replay.record(ctx, seq, StepKind.START, wf.name, output=serialization.dumps(child_id))
 
@@ -208,7 +207,7 @@ def fork(workflow_id: str, from_step: int = 0, new_workflow_id: str | None = Non
     new = new_workflow_id or f"{ctx.run_id}-fork-{seq}"
 
     def fork_once() -> None:
-        with transaction.atomic(using=store.db()):
+        with writelock.atomic(store.db()):
             store.fork(waiting.get(workflow_id), new, from_step)
             replay.record(ctx, seq, StepKind.FORK, workflow_id, output=serialization.dumps(new))
 
@@ -228,7 +227,7 @@ def _managed(kind: str, workflow_id: str, act: Any) -> None:
         return
 
     def once() -> None:
-        with transaction.atomic(using=store.db()):
+        with writelock.atomic(store.db()):
             try:
                 act()
             except (WorkflowNotFound, ValueError) as exc:

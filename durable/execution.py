@@ -23,10 +23,12 @@ logger = logging.getLogger("durable.worker")
 class Outcome:
     """What became of an execution: ``kind`` is succeeded, failed, parked, interrupted (cancelled
     or taken over), released (handed back: the worker drains) or fault (the database failed under
-    it: replay it once the database answers). ``leased``: runs leased with its end for this thread."""
+    it: replay it once the database answers). ``leased``: runs leased with its end for this thread;
+    ``looked``: its end looked for runs to lease (so none was runnable then)."""
 
     kind: str
     leased: tuple[ClaimedRun, ...] = ()
+    looked: bool = False
     fault: BaseException | None = None
 
 
@@ -100,7 +102,7 @@ def _fail(run: ClaimedRun, ctx: RunContext, exc: BaseException, trace: str) -> O
 def _end(run: ClaimedRun, ctx: RunContext, kind: str, **fields: Any) -> Outcome:
     finished = store.finish(run.id, ctx.owner, run.parent_id, fields, pending=ctx.pending, then=ctx.then)
     ctx.pending = None
-    return Outcome(kind if finished.recorded else "interrupted", leased=finished.leased)
+    return Outcome(kind if finished.recorded else "interrupted", leased=finished.leased, looked=finished.looked)
 
 
 def _interrupted(run: ClaimedRun, ctx: RunContext, reason: str) -> Outcome:

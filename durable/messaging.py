@@ -4,10 +4,10 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
-from . import context, replay, serialization, store, tracing
+from . import context, replay, serialization, store, tracing, writelock
 from .context import Interrupt, RunContext
 from .exceptions import WorkflowNotFound
 from .faults import engine_operation, retry_rolled_back
@@ -37,7 +37,7 @@ def send(workflow_id: str, message: Any, topic: str | None = "", idempotency_key
         return bool(replay.outcome(cp))
 
     def send_once() -> bool:
-        with transaction.atomic(using=store.db()):
+        with writelock.atomic(store.db()):
             # Keyed by our own position, so a crash between delivery and checkpoint cannot send twice.
             key = idempotency_key or f"{ctx.run_id}:{seq}"
             delivered = _deliver(workflow_id, topic, body, key, sender=ctx.run_id)
@@ -133,7 +133,7 @@ def set_event(key: str, value: Any) -> None:
     text = serialization.dumps(value, f"The value of event {key!r}")
 
     def publish() -> None:
-        with transaction.atomic(using=store.db()):
+        with writelock.atomic(store.db()):
             store.publish_event(ctx.run_id, key, text, seq)
             replay.record(ctx, seq, StepKind.SET_EVENT, key, output=serialization.dumps(None))
 

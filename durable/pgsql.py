@@ -300,7 +300,7 @@ def finish(
         pending.pk = pk
         pending._state.adding = False
     leased = _take([row[3:] for row in rows if row[3] is not None], params["now"]) if then is not None else ()
-    return Finished(bool(finished), leased)
+    return Finished(bool(finished), leased, looked=then is not None and bool(finished))
 
 
 _FINISH_CHECKPOINT = f"""

@@ -32,7 +32,9 @@ class ClaimRequest:
     lease passed) first, then enqueued ones by priority; from queue ``only``, or ``queues`` (all
     if None), minus ``exclude``. With ``version``, a run that started under another application
     version is left alone (one that never started takes this version); ``started_only``: only runs
-    that started already (a draining worker finishes its own, and starts nothing new)."""
+    that started already (a draining worker finishes its own, and starts nothing new).
+    ``look_first``: on SQLite, read whether anything is runnable before taking the write lock
+    (for a claim that often finds nothing: the loop's, not one a wake-up asked for)."""
 
     owner: str
     lease: timedelta
@@ -42,6 +44,7 @@ class ClaimRequest:
     exclude: tuple[str, ...] = ()
     version: str | None = None
     started_only: bool = False
+    look_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,9 @@ class ClaimedRun:
 
 @dataclass(frozen=True)
 class Finished:
-    """The end of a run as recorded: whether it was still the owner's, and the runs leased in
-    the same statement for the thread's next turn."""
+    """The end of a run as recorded: whether it was still the owner's, and the runs leased with
+    it for the thread's next turn; ``looked``: whether it looked for any (none were there)."""
 
     recorded: bool
     leased: tuple[ClaimedRun, ...] = ()
+    looked: bool = False

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
-from . import groupcommit, notify, pgsql, signals
+from . import groupcommit, notify, pgsql, signals, writelock
 from .conf import get_settings
 from .exceptions import QueueDeduplicated
 from .faults import retry_rolled_back
@@ -76,7 +76,7 @@ def insert_run(run: NewRun) -> bool:
         if _pg():  # in a savepoint: a refused duplicate leaves the caller's transaction usable
             with transaction.atomic(using=db()):
                 return pgsql.insert_run(db(), run)
-        with transaction.atomic(using=db()):
+        with writelock.atomic(db()):
             WorkflowRun(**vars(run), ready_at=run.created_at, updated_at=run.created_at).save(
                 using=db(), force_insert=True
             )
@@ -131,7 +131,7 @@ def claim_limited(
     so two workers cannot both count the same free slot or the same start in the window."""
     name = request.only or ""
     _ensure_queue_lock(name)
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db()):
         if not QueueLock.objects.using(db()).select_for_update().filter(name=name).exists():
             _queue_locks.discard(name)  # deleted meanwhile: made again before the next claim
             return ()
@@ -167,6 +167,8 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
     """With ``fresh_slots``, runs that started before come first and any number of them is
     leased; runs that never started take at most ``fresh_slots``."""
     now = timezone.now()
+    if request.look_first and _sqlite_idle(now):
+        return ()
 
     def pick(qs: Any, n: int) -> list[dict[str, Any]]:
         if n <= 0:
@@ -183,7 +185,7 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
             qs = qs.filter(started_at__isnull=False)
         return list(qs.select_for_update(skip_locked=True, no_key=True).values(*CLAIMED_FIELDS)[:n])
 
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db(), savepoint=False):  # inside a caller's (a run's end), its failure is theirs
         picked = pick(_runs().due(now), request.limit)  # back from a wait or a dead worker
         enqueued = _runs().enqueued(now)
         if fresh_slots is None:
@@ -215,12 +217,29 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
     )
 
 
+def _sqlite_idle(now: datetime) -> bool:
+    """SQLite: whether nothing is runnable, read without the write lock. SQLite has one writer
+    at a time, and ``transaction_mode`` IMMEDIATE takes the lock at BEGIN, so a claim that finds
+    nothing (after every run, its thread and the loop look for more) would still make each
+    start, send and step that comes meanwhile wait for it, sleeping in the busy handler's steps
+    of 1, 2, 5, 10 ms and more. A run made runnable after this read is no lost wake-up: its
+    start or send wakes the workers once it commits (``notify``), and they claim again."""
+    return _sqlite_outside_transaction() and not (_runs().due(now).exists() or _runs().enqueued(now).exists())
+
+
+def _sqlite_outside_transaction() -> bool:
+    """Whether a read now would take no lock that a writer waits for: SQLite (WAL) outside a transaction."""
+    conn = connections[db()]
+    return conn.vendor == "sqlite" and not conn.in_atomic_block
+
+
 @_retried  # a renewal lost to a serialization failure would let the lease run out
 def renew(run_ids: list[str], owner: str, lease_until: datetime) -> set[str]:
     """Extend the lease on the runs ``owner`` still holds; return their ids."""
     held = _runs().filter(id__in=run_ids).held_by(owner)
-    _set(held, ready_at=lease_until)
-    return set(held.values_list("id", flat=True))
+    with writelock.turn(db()):
+        _set(held, ready_at=lease_until)
+        return set(held.values_list("id", flat=True))
 
 
 @_retried
@@ -238,7 +257,8 @@ def release(run_ids: list[str], owner: str, unstarted: bool = False) -> int:
     now = timezone.now()
     held = _runs().filter(id__in=run_ids).held_by(owner)
     fields: dict[str, Any] = {"started_at": None} if unstarted else {}
-    return _set(held, updated_at=now, status=Status.ENQUEUED, lease_owner="", ready_at=now, **fields)
+    with writelock.turn(db()):
+        return _set(held, updated_at=now, status=Status.ENQUEUED, lease_owner="", ready_at=now, **fields)
 
 
 # --- checkpoints --------------------------------------------------------------------------
@@ -250,8 +270,9 @@ def write_checkpoint(cp: Checkpoint, owner: str) -> bool:
     PostgreSQL, where this is the per-step cost that matters. IntegrityError: the seq was
     recorded already (by another worker that took the run over)."""
     if not _pg():
-        cp.save(using=db(), force_insert=True)
-        return bool(_runs().filter(id=cp.run_id).held_by(owner).exists())
+        with writelock.turn(db()):
+            cp.save(using=db(), force_insert=True)
+            return bool(_runs().filter(id=cp.run_id).held_by(owner).exists())
     if connections[db()].in_atomic_block:
         return pgsql.insert_checkpoint(db(), cp, owner)  # commits or rolls back with the caller's transaction
     return groupcommit.writer(db()).write(cp, owner)
@@ -263,7 +284,8 @@ def complete_checkpoint(cp: Checkpoint, output: str | None, error: str | None = 
     it was completed already (by another worker that took the run over)."""
     now = timezone.now()
     pending = Checkpoint.objects.using(db()).filter(pk=cp.pk, finished_at__isnull=True)
-    done = pending.update(output=output, error=error, finished_at=now)
+    with writelock.turn(db()):
+        done = pending.update(output=output, error=error, finished_at=now)
     if done:
         cp.output, cp.error, cp.finished_at = output, error, now
     return bool(done)
@@ -324,7 +346,7 @@ def park(
         # The row keeps changing (a burst of sends to a running run): the transaction below
         # holds the lock while it looks, so it cannot be overtaken.
     try:
-        with transaction.atomic(using=db()):
+        with writelock.atomic(db()):
             _relaxed_commit()
             if share is not None:
                 _share_lock(share)
@@ -407,7 +429,7 @@ def deliver(run_id: str, topic: str, body: str, key: str | None, sender: str) ->
     was delivered before, None if there is no such run."""
     if _pg():
         return retry_rolled_back(db(), lambda: pgsql.deliver(db(), run_id, topic, body, key, sender, timezone.now()))
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db()):
         row = lock(run_id)
         if row is None:
             return None
@@ -431,7 +453,7 @@ def consume(cp: Checkpoint, owner: str) -> tuple[str | None, bool]:
     waiting) and whether the checkpoint was written (False: the run is no longer ``owner``'s)."""
     if _pg():
         return pgsql.consume(db(), cp, owner, timezone.now())
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db()):
         msg = pending_messages(cp.run_id, cp.name).order_by("id").only("id", "body").first()
         if msg is None:
             return None, True
@@ -462,8 +484,9 @@ def event_topic(run_id: str, key: str) -> str:
 
 
 def leases_with_end() -> bool:
-    """Whether a run's end can also lease the thread's next run in the same statement (PostgreSQL)."""
-    return _pg()
+    """Whether a run's end can also lease the thread's next run: in the same statement on
+    PostgreSQL, in the same transaction on SQLite (one write lock taken instead of two)."""
+    return _pg() or connections[db()].vendor == "sqlite"
 
 
 def finish(
@@ -475,8 +498,9 @@ def finish(
     then: ClaimRequest | None = None,
 ) -> Finished:
     """Record a run's end (by the worker holding it) with its deferred last checkpoint, wake
-    whoever waits on it, and, on PostgreSQL without a parent, lease the runs ``then`` asks for in
-    the same statement. ``recorded`` is False if the run was no longer ``owner``'s."""
+    whoever waits on it, and lease the runs ``then`` asks for: in the same statement on
+    PostgreSQL (without a parent), in the same transaction on SQLite. ``recorded`` is False if
+    the run was no longer ``owner``'s."""
     now = timezone.now()
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=now, updated_at=now)
     values.update(fields)
@@ -487,7 +511,7 @@ def finish(
             _finished(run_id, fields["status"])
         return finished
     try:
-        with transaction.atomic(using=db()):
+        with writelock.atomic(db()):
             if pending is not None and not write_checkpoint(pending, owner):
                 return Finished(False)
             if not _runs().filter(id=run_id).held_by(owner).update(**values):
@@ -495,10 +519,11 @@ def finish(
             if parent_id and lock(parent_id) and wake(parent_id, end_topic(run_id)):
                 notify.workers_after_commit()
             wake_all(end_topic(run_id))
+            leased = _claim_orm(then) if then is not None and not _pg() else ()
     except IntegrityError:
         return Finished(False)  # another worker recorded the last step: the run is no longer ours
     _finished(run_id, fields["status"])
-    return Finished(True)
+    return Finished(True, leased, looked=then is not None and not _pg())
 
 
 def _finished(run_id: str, status: str) -> None:
@@ -515,7 +540,7 @@ def cancel(run_id: str, reason: str = "") -> list[str] | None:
     (its error is kept). Returns the ids cancelled (empty if it had succeeded or was cancelled
     already), None if there is no such run. Wakes anyone waiting on a cancelled run. ``reason``
     becomes the run's error message (why the engine cancelled it)."""
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db()):
         row = lock(run_id)
         if row is None:
             return None
@@ -589,7 +614,7 @@ def _unfinished_descendants(run_id: str) -> list[str]:
 def resume(run_id: str) -> str | None:
     """Make a cancelled, failed or parked run runnable again from its last checkpoint. Returns
     its status before, None if there is no such run."""
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db()):
         row = lock(run_id)
         if row is None:
             return None
@@ -618,7 +643,7 @@ def resume(run_id: str) -> str | None:
 def fork(original: WorkflowRun, new_id: str, from_step: int) -> None:
     """Create ``new_id``: a run of the same workflow and inputs that keeps the original's
     checkpoints (and events and stream values) before operation ``from_step``."""
-    with transaction.atomic(using=db()):
+    with writelock.atomic(db()):
         now = timezone.now()
         _runs().create(
             id=new_id,

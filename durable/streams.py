@@ -13,9 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections
 
-from . import context, replay, serialization, store
+from . import context, replay, serialization, store, writelock
 from .context import RunContext
 from .exceptions import EngineError, NotInWorkflow, WorkflowNotFound
 from .faults import retry_rolled_back
@@ -66,7 +66,7 @@ def _in_body(ctx: RunContext, key: str, text: str | None, closed: bool) -> None:
         return
 
     def once() -> None:
-        with transaction.atomic(using=store.db()):
+        with writelock.atomic(store.db()):
             _append(ctx.run_id, key, seq, 0, text, closed)
             replay.record(ctx, seq, kind, key, output=serialization.dumps(None))
 
@@ -91,7 +91,7 @@ def _append(run_id: str, key: str, seq: int, item: int, text: str | None, closed
             )
         position = 0 if last is None else last[0] + 1
         try:
-            with transaction.atomic(using=store.db()):
+            with writelock.atomic(store.db()):
                 if relaxed:
                     _relax_commit()
                 rows.create(run_id=run_id, key=key, position=position, seq=seq, item=item, value=text, closed=closed)

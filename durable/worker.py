@@ -119,7 +119,7 @@ class Worker:
             return
         self.wake.clear()
         try:
-            if self._claim_free(pool):
+            if self._claim_free(pool, look_first=True):
                 return  # every free thread got a run: there may be more
         except Exception as exc:
             _log_failure("claiming runs", exc)
@@ -138,14 +138,14 @@ class Worker:
             faults.reset(self.alias)
             self.wake.set()
 
-    def _claim_free(self, pool: "Pool") -> bool:
+    def _claim_free(self, pool: "Pool", look_first: bool = False) -> bool:
         """Claim runs for the free threads (the loop and the listener take turns); whether
         every free thread got one."""
         with self.claiming:
             if self.stopping.is_set():
                 return False
             free = self.concurrency - len(self.inflight)
-            return free > 0 and self._claim_and_submit(pool, free) == free
+            return free > 0 and self._claim_and_submit(pool, free, look_first) == free
 
     def _wait_seconds(self) -> float:
         wait = self.poll_interval
@@ -154,8 +154,8 @@ class Worker:
             self.next_deadline = None
         return wait
 
-    def _claim_and_submit(self, pool: "Pool", free: int) -> int:
-        runs = self.claim(free)
+    def _claim_and_submit(self, pool: "Pool", free: int, look_first: bool) -> int:
+        runs = self.claim(free, look_first)
         for run in runs:
             pool.submit(self._execute_chain, run, self._track(run))
         return len(runs)
@@ -202,15 +202,17 @@ class Worker:
 
     def _following(self, outcome: Outcome) -> ClaimedRun | None:
         """The run this thread executes next, if any. The thread still counts the run it
-        finished as its own meanwhile, so the loop cannot hand its place to another run."""
+        finished as its own meanwhile, so the loop cannot hand its place to another run.
+        When the run's end looked for one and found none, the thread does not look again at
+        once: it frees itself, and the loop claims for free threads."""
         if outcome.leased:
             runs = self._learn_queues(list(outcome.leased))
-        elif self.stopping.is_set():
+        elif self.stopping.is_set() or outcome.looked:
             return None
         else:
             _reuse_connection(self.alias)
             try:
-                runs = self.claim(1)
+                runs = self.claim(1, look_first=True)
             except Exception as exc:
                 _log_failure("claiming runs", exc)
                 faults.reset(self.alias)
@@ -255,10 +257,11 @@ class Worker:
 
     # --- claiming --------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[ClaimedRun]:
-        """Claim up to ``limit`` runnable runs for this worker, honouring queue limits."""
+    def claim(self, limit: int, look_first: bool = False) -> list[ClaimedRun]:
+        """Claim up to ``limit`` runnable runs for this worker, honouring queue limits
+        (``look_first``: see ``ClaimRequest``)."""
         limited = {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
-        request = self._request(limit, queues=self._queues(), exclude=tuple(limited))
+        request = self._request(limit, queues=self._queues(), exclude=tuple(limited), look_first=look_first)
         runs = list(faults.retry_rolled_back(self.alias, lambda: store.claim(request)))
         for q in limited.values():
             if len(runs) >= limit:
