@@ -9,6 +9,7 @@ other databases. Behind a pooler in transaction mode that cannot keep prepared s
 """
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,11 +51,25 @@ _INSERT_RUN_QUIET = _INSERT_RUN.format(notify="")
 
 def insert_run(alias: str, run: NewRun) -> bool:
     """Insert a new run and wake the workers (at commit); False if the id exists."""
-    sql = _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
-    params = (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
-              run.max_recovery_attempts, run.created_at, run.created_at, run.timeout_at,
-              run.deduplication_id)  # fmt: skip
-    return fetchone(alias, sql, params) is not None
+    return fetchone(alias, _insert_sql(), _run_params(run)) is not None
+
+
+def insert_runs(alias: str, runs: Sequence[NewRun]) -> None:
+    """Insert new runs with ``insert_run``'s statement, sent in one pipeline (psycopg's
+    ``executemany``): what as many ``durable.start`` calls write, without a round trip each
+    (a benchmark's or a backfill's bulk start). Ids that exist are skipped."""
+    with cursor(alias) as c:
+        c.executemany(_insert_sql(), [_run_params(run) for run in runs])
+
+
+def _insert_sql() -> str:
+    return _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
+
+
+def _run_params(run: NewRun) -> tuple[Any, ...]:
+    return (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
+            run.max_recovery_attempts, run.created_at, run.created_at, run.timeout_at,
+            run.deduplication_id)  # fmt: skip
 
 
 _CLAIM_CTES = """
@@ -488,7 +503,7 @@ _TAKE_PENDING = """
 _TAKE_NEW = f"""
         INSERT INTO durable_checkpoint ({_COLUMNS})
         SELECT %(cp_run_id)s, %(cp_seq)s, %(cp_kind)s, %(cp_name)s, msg.body, NULL, %(cp_deadline)s, 1,
-            %(cp_started_at)s, %(now)s
+            %(now)s, %(now)s
         FROM msg ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
 """
 _RECORD_PENDING = f"""
@@ -541,6 +556,8 @@ def receive(
     if body is not None:
         if taken is None:
             return None
+        if cp.pk is None:  # found at once: the recv took no time
+            cp.started_at = now
         cp.pk, cp.output, cp.finished_at = taken, body, now
     elif parked:
         cp.pk = cp.pk or pk

@@ -204,6 +204,7 @@ def receive(ctx: RunContext, cp: Checkpoint, deadline: datetime | None) -> str:
         ctx.leased = received.leased
         _parked(ctx, cp, deadline)
     ctx.checkpoints[cp.seq] = cp
+    ctx.confirmed_at = time.monotonic()  # the statement found the run still this worker's
     tracing.operation(ctx.run_id, cp)
     return received.body
 
