@@ -15,7 +15,6 @@ from django.utils import timezone
 from . import context, replay, serialization, store, waiting
 from .conf import get_settings
 from .exceptions import NotInWorkflow, WorkflowConflict, WorkflowNotFound
-from .faults import retry_rolled_back
 from .messaging import Duration, seconds
 from .models import StepKind, WorkflowRun, WorkflowRunQuerySet, new_id
 from .queues import Queue, queue_name
@@ -218,11 +217,10 @@ def fork(workflow_id: str, from_step: int = 0, new_workflow_id: str | None = Non
 
 
 def _managed(kind: str, workflow_id: str, act: Any) -> None:
-    """Do ``act`` once: outside a workflow at once (again if a serialization failure rolled it
-    back, as under CockroachDB's isolation), inside one as a recorded operation."""
+    """Do ``act`` once: outside a workflow at once, inside one as a recorded operation."""
     ctx = context.get()
     if ctx is None:
-        retry_rolled_back(store.db(), act)
+        act()
         return
     seq, cp = replay.next_op(ctx, kind, replay.ref(ctx, workflow_id))
     if cp is not None:
