@@ -354,7 +354,7 @@ _WAKE_WAITERS = """
 # The run's row is locked first, as a park locks it: a send that waited for a park to commit
 # sees the run WAITING (the locked row's values, not the statement's older snapshot) and wakes it.
 # A RUNNING run's row is updated too, to a new version with the same values: a park under way
-# (``_PARK``) learns from it that a message came after its snapshot.
+# (``_RECEIVE``) learns from it that a message came after its snapshot.
 # FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks that foreign
 # keys take, so two runs sending to each other (each transaction also checkpointing its own run)
 # cannot deadlock.
