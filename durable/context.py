@@ -10,7 +10,7 @@ from .exceptions import NotInWorkflow
 
 if TYPE_CHECKING:
     from .models import Checkpoint
-    from .records import ClaimRequest
+    from .records import ClaimedRun, ClaimRequest
 
 
 class Park(BaseException):
@@ -41,8 +41,10 @@ class RunContext:
     parked_until: datetime | None = None
     # A step's checkpoint not written yet: the next durable operation, or the run's end, writes it.
     pending: "Checkpoint | None" = None
-    # Runs the worker wants leased in the statement that records this run's end.
+    # Runs the worker wants leased in the statement that records this run's end (or its park).
     then: "ClaimRequest | None" = None
+    # The runs leased with this run's park, for the thread's next turn.
+    leased: "tuple[ClaimedRun, ...]" = ()
     # When the database last confirmed that this worker holds the run (its claim, or a write
     # that checked the lease), on the monotonic clock.
     confirmed_at: float = field(default_factory=time.monotonic)

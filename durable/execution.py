@@ -23,8 +23,8 @@ logger = logging.getLogger("durable.worker")
 class Outcome:
     """What became of an execution: ``kind`` is succeeded, failed, parked, interrupted (cancelled
     or taken over), released (handed back: the worker drains) or fault (the database failed under
-    it: replay it once the database answers). ``leased``: runs leased with its end for this thread;
-    ``looked``: its end looked for runs to lease (so none was runnable then)."""
+    it: replay it once the database answers). ``leased``: runs leased with its end or its park for
+    this thread; ``looked``: its end looked for runs to lease (so none was runnable then)."""
 
     kind: str
     leased: tuple[ClaimedRun, ...] = ()
@@ -75,7 +75,7 @@ def _execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
     try:
         result = wf.fn(*args, **kwargs)
     except Park:
-        return Outcome("parked")
+        return Outcome("parked", leased=ctx.leased)
     except Interrupt as interrupt:
         return _interrupted(run, ctx, interrupt.reason)
     except NonDeterminismError as exc:  # a BaseException, so that workflow code cannot swallow it

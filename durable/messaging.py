@@ -78,16 +78,17 @@ def recv(topic: str | None = "", timeout: Duration | None = 60.0) -> Any:
     if cp is not None and cp.done:
         return replay.outcome(cp)
     deadline = cp.deadline if cp is not None else _deadline(timeout)
-    while True:
+    if deadline is not None and timezone.now() >= deadline:
         found, value = _consume(ctx, seq, topic, cp)
         if found:
             return value
-        if deadline is not None and timezone.now() >= deadline:
-            _complete(ctx, seq, StepKind.RECV, topic, cp, serialization.dumps(None), deadline)
-            return None
-        if cp is None:
-            cp = replay.pending(ctx, seq, StepKind.RECV, topic, deadline)  # recorded by the park
-        replay.park(ctx, topic, deadline, ready=store.MessagesPending(ctx.run_id, topic), checkpoint=cp)
+        _complete(ctx, seq, StepKind.RECV, topic, cp, serialization.dumps(None), deadline)
+        return None
+    # Take the message or park, in one statement on PostgreSQL; the pending checkpoint is
+    # recorded with whichever happens.
+    if cp is None:
+        cp = replay.pending(ctx, seq, StepKind.RECV, topic, deadline)
+    return serialization.loads(replay.receive(ctx, cp, deadline))
 
 
 def _deadline(timeout: Duration | None) -> datetime | None:

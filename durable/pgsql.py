@@ -9,6 +9,7 @@ other databases. Behind a pooler in transaction mode that cannot keep prepared s
 """
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from .conf import get_settings
 from .models import Checkpoint
 from .notify import CHANNEL
 from .prepared import cursor, fetchall, fetchone
-from .records import ClaimedRun, ClaimRequest, Finished, NewRun
+from .records import ClaimedRun, ClaimRequest, Finished, NewRun, Received
 
 
 class SeqTaken(IntegrityError):
@@ -50,11 +51,25 @@ _INSERT_RUN_QUIET = _INSERT_RUN.format(notify="")
 
 def insert_run(alias: str, run: NewRun) -> bool:
     """Insert a new run and wake the workers (at commit); False if the id exists."""
-    sql = _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
-    params = (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
-              run.max_recovery_attempts, run.created_at, run.created_at, run.timeout_at,
-              run.deduplication_id)  # fmt: skip
-    return fetchone(alias, sql, params) is not None
+    return fetchone(alias, _insert_sql(), _run_params(run)) is not None
+
+
+def insert_runs(alias: str, runs: Sequence[NewRun]) -> None:
+    """Insert new runs with ``insert_run``'s statement, sent in one pipeline (psycopg's
+    ``executemany``): what as many ``durable.start`` calls write, without a round trip each
+    (a benchmark's or a backfill's bulk start). Ids that exist are skipped."""
+    with cursor(alias) as c:
+        c.executemany(_insert_sql(), [_run_params(run) for run in runs])
+
+
+def _insert_sql() -> str:
+    return _INSERT_RUN_NOTIFY if get_settings().notify_enabled else _INSERT_RUN_QUIET
+
+
+def _run_params(run: NewRun) -> tuple[Any, ...]:
+    return (run.id, run.name, run.target, run.queue, run.priority, run.inputs, run.parent_id, run.created_at,
+            run.max_recovery_attempts, run.created_at, run.created_at, run.timeout_at,
+            run.deduplication_id)  # fmt: skip
 
 
 _CLAIM_CTES = """
@@ -121,11 +136,12 @@ _CLAIMED = (
 )  # fmt: skip
 
 
-def claim_sql(request: ClaimRequest, relaxed: bool) -> tuple[str, dict[str, Any]]:
+def claim_sql(request: ClaimRequest, relaxed: bool, when: str = "") -> tuple[str, dict[str, Any]]:
     """The CTEs that pick the runs ``request`` asks for and lease them (``leased``: one row per
-    run, with its history), and their parameters. ``relaxed``: commit without waiting for the flush."""
+    run, with its history), and their parameters. ``relaxed``: commit without waiting for the flush;
+    ``when``: a further condition on the runs picked (``AND ...``)."""
     now = timezone.now()
-    conditions: list[str] = []
+    conditions: list[str] = [when]
     params: dict[str, Any] = {"now": now, "limit": request.limit, "owner": request.owner,
                               "lease_until": now + request.lease}  # fmt: skip
     if request.only is not None:
@@ -338,7 +354,7 @@ _WAKE_WAITERS = """
 # The run's row is locked first, as a park locks it: a send that waited for a park to commit
 # sees the run WAITING (the locked row's values, not the statement's older snapshot) and wakes it.
 # A RUNNING run's row is updated too, to a new version with the same values: a park under way
-# (``_PARK``) learns from it that a message came after its snapshot.
+# (``_RECEIVE``) learns from it that a message came after its snapshot.
 # FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks that foreign
 # keys take, so two runs sending to each other (each transaction also checkpointing its own run)
 # cannot deadlock.
@@ -431,12 +447,14 @@ def held(alias: str, run_id: str, owner: str) -> bool:
     return bool(row and row[0])
 
 
-# --- parking -------------------------------------------------------------------------------
+# --- a recv: consume or park ---------------------------------------------------------------
 
-# A recv parks in one statement: lock the run's row (held by this worker), look for a pending
-# message on the topic, and if there is none record the recv's pending checkpoint and set the run
-# WAITING. A send locks the same row first (``_DELIVER``). No wake-up is lost:
-# - a send that committed before this statement's snapshot: its message is seen here (ready);
+# A recv that finds no message parks, in the same statement that looks for one: lock the run's
+# row (held by this worker), take the oldest pending message on the topic if there is one (the
+# recv's checkpoint is completed with it and the message marked consumed), and if there is none
+# record the recv's pending checkpoint and set the run WAITING. A send locks the same row first
+# (``_DELIVER``). No wake-up is lost:
+# - a send that committed before this statement's snapshot: its message is seen here and taken;
 # - a send that takes the row lock after this statement did: it waits for this commit, then
 #   sees the run WAITING on its topic in the locked row's newest version, and wakes it;
 # - a send that committed after the snapshot but before the lock (or held the lock meanwhile):
@@ -445,69 +463,106 @@ def held(alias: str, run_id: str, owner: str) -> bool:
 #   version (``run.tid``) differs from the one in the snapshot (``seen.tid``): nothing is
 #   written and the caller runs the statement again, with a new snapshot that sees the message.
 # Any other change of the row since the snapshot (a lease renewal) also only costs a repeat.
-# The commit need not wait for the flush: lost in a crash, the run is back as it was, RUNNING
-# under an expired lease, and its replay parks it again.
-_PARK = f"""
-    WITH seen AS (
+# A run that parks frees its thread, so the statement also leases the thread's next run, as a
+# run's end does (``finish``). The commit need not wait for the flush: lost in a crash, the run
+# is back as it was, RUNNING under an expired lease, and its replay receives again; a message
+# taken is unconsumed again and taken by that replay.
+_RECEIVE = f"""
+    seen AS (
         SELECT ctid AS tid FROM durable_workflowrun WHERE id = %(run)s
     ), run AS (
         SELECT id, ctid AS tid FROM durable_workflowrun
         WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(owner)s {_RELAXED}
         FOR NO KEY UPDATE
-    ), fresh AS (
+    ), current AS (
         SELECT run.id FROM run, seen WHERE run.tid = seen.tid
-    ), ready AS (
-        SELECT 1 FROM durable_message
-        WHERE destination_id = %(run)s AND topic = %(topic)s AND consumed_at IS NULL LIMIT 1
+    ), msg AS (
+        SELECT id, body FROM durable_message
+        WHERE destination_id = %(run)s AND topic = %(topic)s AND consumed_at IS NULL
+            AND EXISTS (SELECT 1 FROM current)
+        ORDER BY id LIMIT 1 FOR UPDATE
+    ), taken AS (
+        {{take}}
+    ), used AS (
+        UPDATE durable_message AS m SET consumed_at = %(now)s, consumed_seq = %(cp_seq)s
+        FROM msg WHERE m.id = msg.id AND EXISTS (SELECT 1 FROM taken)
     ), go AS (
-        SELECT id FROM fresh WHERE NOT EXISTS (SELECT 1 FROM ready)
-    ){{checkpoint}}, parked AS (
+        SELECT id FROM current WHERE NOT EXISTS (SELECT 1 FROM msg)
+    ){{record}}, parked AS (
         UPDATE durable_workflowrun AS r
         SET status = 'WAITING', wait_topic = %(topic)s, wait_until = %(deadline)s, ready_at = %(deadline)s,
             lease_owner = '', updated_at = %(now)s
         FROM go WHERE r.id = go.id {{recorded}}
         RETURNING r.id
     )
-    SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM fresh), EXISTS (SELECT 1 FROM ready),
-        (SELECT count(*) FROM parked), {{cp}}
 """
-_PARK_CHECKPOINT = f"""
+_TAKE_PENDING = """
+        UPDATE durable_checkpoint AS c SET output = msg.body, finished_at = %(now)s FROM msg
+        WHERE c.id = %(cp_id)s AND c.finished_at IS NULL RETURNING c.id
+"""
+_TAKE_NEW = f"""
+        INSERT INTO durable_checkpoint ({_COLUMNS})
+        SELECT %(cp_run_id)s, %(cp_seq)s, %(cp_kind)s, %(cp_name)s, msg.body, NULL, %(cp_deadline)s, 1,
+            %(now)s, %(now)s
+        FROM msg ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
+"""
+_RECORD_PENDING = f"""
     , cp AS (
         INSERT INTO durable_checkpoint ({_COLUMNS})
         SELECT {", ".join(f"%(cp_{c})s" for c in _CHECKPOINT_COLUMNS)} FROM go
         ON CONFLICT (run_id, seq) DO NOTHING RETURNING id
     )
 """
-_PARK_RECORDING = _PARK.format(checkpoint=_PARK_CHECKPOINT, recorded=_RECORDED, cp="(SELECT id FROM cp)")
-_PARK_ONLY = _PARK.format(checkpoint="", recorded="", cp="NULL")
+_RECEIVE_PENDING = _RECEIVE.format(take=_TAKE_PENDING, record="", recorded="")
+_RECEIVE_NEW = _RECEIVE.format(take=_TAKE_NEW, record=_RECORD_PENDING, recorded=_RECORDED)
+_RECEIVED = """
+    SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM current), (SELECT body FROM msg),
+        (SELECT id FROM taken), (SELECT count(*) FROM parked), {cp}
+"""
+_LEASE_IF_PARKED = "AND EXISTS (SELECT 1 FROM parked) AND id <> %(run)s"
 
 
 class Changed(Exception):
-    """The run's row changed between the park statement's snapshot and its lock: run it again."""
+    """The run's row changed between the recv statement's snapshot and its lock: run it again."""
 
 
-def park_on_messages(
-    alias: str, run_id: str, owner: str, topic: str, deadline: datetime | None, checkpoint: Checkpoint | None
-) -> bool | None:
-    """Park the run on ``topic`` unless a message is pending there, recording ``checkpoint``
-    (unsaved: the recv's, pending) with the park. True: parked; False: a message is there;
-    None: the run is not ``owner``'s (or another worker recorded the checkpoint's seq).
-    Raises ``Changed`` when the statement must run again (see ``_PARK``)."""
-    params: dict[str, Any] = {"run": run_id, "owner": owner, "topic": topic, "deadline": deadline,
-                              "now": timezone.now()}  # fmt: skip
-    recording = checkpoint is not None and checkpoint.pk is None
-    if recording:
-        params.update({f"cp_{c}": getattr(checkpoint, c) for c in _CHECKPOINT_COLUMNS})
-    held, fresh, ready, parked, pk = fetchone(alias, _PARK_RECORDING if recording else _PARK_ONLY, params)  # type: ignore[misc]
+def receive(
+    alias: str, cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None = None
+) -> Received | None:
+    """Take the oldest pending message on the recv ``cp``'s topic as its outcome, or park the run
+    on that topic until ``deadline``, recording ``cp`` (pending) with the park if it is not saved
+    yet, and leasing the runs ``then`` asks for. None: the run is not ``owner``'s (or another
+    worker recorded or completed the recv). Raises ``Changed`` when the statement must run
+    again (see ``_RECEIVE``)."""
+    now = timezone.now()
+    params: dict[str, Any] = {"run": cp.run_id, "owner": owner, "topic": cp.name, "deadline": deadline, "now": now,
+                              "cp_id": cp.pk, **{f"cp_{c}": getattr(cp, c) for c in _CHECKPOINT_COLUMNS}}  # fmt: skip
+    new = cp.pk is None
+    ctes = [_RECEIVE_NEW if new else _RECEIVE_PENDING]
+    select = _RECEIVED.format(cp="(SELECT id FROM cp)" if new else "NULL")
+    if then is not None:
+        claiming, claim_params = claim_sql(then, relaxed=False, when=_LEASE_IF_PARKED)
+        ctes.append(claiming)
+        params.update({**claim_params, "now": now})
+        select += ", leased.* FROM (SELECT 1) AS one LEFT JOIN leased ON true"
+    with cursor(alias) as c:
+        c.execute(f"WITH {', '.join(ctes)} {select}", params)
+        rows = c.fetchall()
+    held, current, body, taken, parked, pk = rows[0][:6]
     if not held:
         return None
-    if not fresh:
-        raise Changed(run_id)
-    if ready:
-        return False
-    if not parked:
+    if not current:
+        raise Changed(cp.run_id)
+    if body is not None:
+        if taken is None:
+            return None
+        if cp.pk is None:  # found at once: the recv took no time
+            cp.started_at = now
+        cp.pk, cp.output, cp.finished_at = taken, body, now
+    elif parked:
+        cp.pk = cp.pk or pk
+    else:
         return None
-    if recording and checkpoint is not None:
-        checkpoint.pk = pk
-        checkpoint._state.adding = False
-    return True
+    cp._state.adding = False
+    leased = _take([row[6:] for row in rows if row[6] is not None], now) if then is not None else ()
+    return Received(body, parked=body is None, leased=leased)

@@ -85,3 +85,13 @@ class Finished:
     recorded: bool
     leased: tuple[ClaimedRun, ...] = ()
     looked: bool = False
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a recv's one statement did: took a message (``body``), or parked the run and leased
+    the runs asked for, for the thread's next turn."""
+
+    body: str | None
+    parked: bool
+    leased: tuple[ClaimedRun, ...] = ()

@@ -4,7 +4,7 @@ what was recorded for it instead of acting again. The writes themselves go throu
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -189,11 +189,32 @@ def park(
     except store.NotHeld:
         raise Interrupt("lease lost or run cancelled") from None
     if parked:
-        if checkpoint is not None:
-            ctx.checkpoints[checkpoint.seq] = checkpoint
-            tracing.operation(ctx.run_id, checkpoint)  # recorded pending with the park
-        ctx.parked_until = deadline
-        raise Park()
+        _parked(ctx, checkpoint, deadline)
+
+
+def receive(ctx: RunContext, cp: Checkpoint, deadline: datetime | None) -> str:
+    """The body of the message the recv ``cp`` takes now, or park the run until one comes (or
+    ``deadline``): see ``store.receive``. A park also leases the thread's next run (``ctx.then``)."""
+    try:
+        with engine_operation(f"the recv on {cp.name!r} of run {ctx.run_id}"):
+            received = store.receive(cp, ctx.owner, deadline, ctx.then)
+    except store.NotHeld:
+        raise Interrupt("lease lost or run cancelled") from None
+    if received.body is None:
+        ctx.leased = received.leased
+        _parked(ctx, cp, deadline)
+    ctx.checkpoints[cp.seq] = cp
+    ctx.confirmed_at = time.monotonic()  # the statement found the run still this worker's
+    tracing.operation(ctx.run_id, cp)
+    return received.body
+
+
+def _parked(ctx: RunContext, checkpoint: Checkpoint | None, deadline: datetime | None) -> NoReturn:
+    if checkpoint is not None:
+        ctx.checkpoints[checkpoint.seq] = checkpoint
+        tracing.operation(ctx.run_id, checkpoint)  # recorded pending with the park
+    ctx.parked_until = deadline
+    raise Park()
 
 
 def read(ctx: RunContext, name: str, compute: Callable[[], Any]) -> Any:

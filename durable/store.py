@@ -22,7 +22,7 @@ from .conf import get_settings
 from .exceptions import QueueDeduplicated
 from .faults import retry_rolled_back
 from .models import TERMINAL, UNFINISHED, Checkpoint, Event, Message, QueueLock, Status, StreamValue, WorkflowRun
-from .records import ClaimedRun, ClaimRequest, Finished, NewRun
+from .records import ClaimedRun, ClaimRequest, Finished, NewRun, Received
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
@@ -303,17 +303,13 @@ class NotHeld(Exception):
 
 
 class MessagesPending:
-    """The readiness of a recv: a message is pending on ``topic`` for the run. ``park`` knows
-    it, and on PostgreSQL checks it inside its one statement instead of calling it."""
+    """The readiness of a recv: a message is pending on ``topic`` for the run."""
 
     def __init__(self, run_id: str, topic: str) -> None:
         self.run_id, self.topic = run_id, topic
 
     def __call__(self) -> bool:
         return bool(pending_messages(self.run_id, self.topic).exists())
-
-
-PARK_REPEATS = 5  # the park statement runs again when the row changed under it (see pgsql._PARK)
 
 
 @_retried
@@ -331,20 +327,7 @@ def park(
     which a wake-up takes too, so a wake-up between the check and the park cannot be lost. With
     ``share``, the row of the run whose doing ``ready`` reads is share-locked first, in that order,
     so that its writer (which locks its own row) cannot slip between the check and the park.
-    ``checkpoint``, if not saved yet (a recv's or a wait's, pending), is recorded with the park.
-
-    A recv's park (``MessagesPending``) is one statement on PostgreSQL (``pgsql.park_on_messages``)."""
-    if isinstance(ready, MessagesPending) and share is None and topic is not None and _pg():
-        for _ in range(PARK_REPEATS):
-            try:
-                parked = pgsql.park_on_messages(db(), run_id, owner, topic, deadline, checkpoint)
-            except pgsql.Changed:
-                continue
-            if parked is None:
-                raise NotHeld(run_id)
-            return parked
-        # The row keeps changing (a burst of sends to a running run): the transaction below
-        # holds the lock while it looks, so it cannot be overtaken.
+    ``checkpoint``, if not saved yet (a recv's or a wait's, pending), is recorded with the park."""
     try:
         with writelock.atomic(db()):
             _relaxed_commit()
@@ -469,6 +452,39 @@ def consume(cp: Checkpoint, owner: str) -> tuple[str | None, bool]:
     return msg.body, True
 
 
+RECEIVE_REPEATS = 5  # the recv statement runs again when the row changed under it (see pgsql._RECEIVE)
+
+
+def receive(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None = None) -> Received:
+    """The recv ``cp`` (not done; saved as pending, or not saved yet): take the oldest pending
+    message on its topic as its outcome, or park the run until one comes or ``deadline`` passes,
+    recording ``cp`` as pending with the park. On PostgreSQL that is one statement, which also
+    leases the runs ``then`` asks for when it parks; elsewhere a consume, then a park under the
+    run's row lock that looks again. NotHeld: the run is no longer ``owner``'s."""
+    if _pg():
+        for _ in range(RECEIVE_REPEATS):
+            try:
+                received = retry_rolled_back(db(), lambda: pgsql.receive(db(), cp, owner, deadline, then))
+            except pgsql.Changed:
+                continue
+            if received is None:
+                raise NotHeld(cp.run_id)
+            return received
+        # The row keeps changing (a burst of sends to a running run): the ORM's park holds the
+        # lock while it looks, so it cannot be overtaken.
+    while True:
+        try:
+            body, written = consume(cp, owner)
+        except IntegrityError:
+            raise NotHeld(cp.run_id) from None  # another worker recorded the recv: it took the run over
+        if body is not None:
+            if not written:
+                raise NotHeld(cp.run_id)
+            return Received(body, parked=False)
+        if park(cp.run_id, owner, cp.name, deadline, MessagesPending(cp.run_id, cp.name), checkpoint=cp):
+            return Received(None, parked=True)
+
+
 def publish_event(run_id: str, key: str, value: str, seq: int) -> None:
     """Store an event value and wake runs parked waiting for it (inside the caller's transaction)."""
     lock_own(run_id)
@@ -485,7 +501,8 @@ def event_topic(run_id: str, key: str) -> str:
 
 def leases_with_end() -> bool:
     """Whether a run's end can also lease the thread's next run: in the same statement on
-    PostgreSQL, in the same transaction on SQLite (one write lock taken instead of two)."""
+    PostgreSQL (as a recv's park does there), in the same transaction on SQLite (one write lock
+    taken instead of two)."""
     return _pg() or connections[db()].vendor == "sqlite"
 
 

@@ -206,7 +206,7 @@ class Worker:
         When the run's end looked for one and found none, the thread does not look again at
         once: it frees itself, and the loop claims for free threads."""
         if outcome.leased:
-            runs = self._learn_queues(list(outcome.leased))
+            runs = self._learn_queues(self._not_ours_already(list(outcome.leased)))
         elif self.stopping.is_set() or outcome.looked:
             return None
         else:
@@ -267,15 +267,19 @@ class Worker:
             if len(runs) >= limit:
                 break
             runs += self._claim_queue(q, limit - len(runs))
-        with self.lock:
-            # A run of ours whose renewal came late (a busy SQLite write lock, a starved thread) looks
-            # abandoned; the claim has just renewed its lease, and the thread running it goes on.
-            mine = {r.id for r in runs if r.recovered and r.id in self.inflight}
-        runs = [r for r in runs if r.id not in mine]
+        runs = self._not_ours_already(runs)
         for r in runs:
             if r.recovered:
                 logger.info("recovering workflow run %s from a dead worker", r.id)
         return self._learn_queues(runs)
+
+    def _not_ours_already(self, runs: list[ClaimedRun]) -> list[ClaimedRun]:
+        """A run of ours whose renewal came late (a busy SQLite write lock, a starved thread) looks
+        abandoned to any claim, this worker's too (the loop's, or one leased with a run's end or
+        park); the claim has just renewed its lease, and the thread running it goes on."""
+        with self.lock:
+            mine = {r.id for r in runs if r.recovered and r.id in self.inflight}
+        return [r for r in runs if r.id not in mine]
 
     def _learn_queues(self, runs: list[ClaimedRun]) -> list[ClaimedRun]:
         """A run in a queue this process has not seen may have limits defined beside its

@@ -176,6 +176,21 @@ def test_a_three_step_run_costs_three_statements_and_its_end_leases_the_next_run
     assert (leased.status, leased.lease_owner) == ("RUNNING", worker.id)
 
 
+def test_a_recv_that_parks_costs_one_statement_which_leases_the_next_run(django_assert_num_queries):
+    first, second = durable.start(w.collect, "t", 1), durable.start(w.collect, "t", 1)
+    worker = Worker(concurrency=1)
+    [run] = worker.claim(1)
+    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={})
+    ctx.then = ClaimRequest(worker.id, timedelta(seconds=30), 1)
+    with django_assert_num_queries(1):  # no message: record the recv, park, lease the next run
+        outcome = execute(run, ctx)
+    assert outcome.kind == "parked"
+    assert [r.id for r in outcome.leased] == [second.id]
+    parked, leased = WorkflowRun.objects.get(id=first.id), WorkflowRun.objects.get(id=second.id)
+    assert (parked.status, parked.wait_topic) == ("WAITING", "t")
+    assert (leased.status, leased.lease_owner) == ("RUNNING", worker.id)
+
+
 def test_a_step_checks_for_a_cancel_when_nothing_confirmed_the_lease_just_before(django_assert_num_queries):
     durable.start(w.three_steps)
     worker = Worker(concurrency=1)
