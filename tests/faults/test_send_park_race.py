@@ -91,8 +91,10 @@ def test_sends_racing_parks_lose_no_wake_up(worker_processes, scenario_report):
     ids = [durable.start(agents.parker, workflow_id=f"parker-{i}").id for i in range(RUNS)]
     for _ in range(2 if is_postgres() else 1):
         worker_processes.start(concurrency=8, poll=0.5)
-    # Send as soon as the first run parks, while the workers are still claiming and parking the rest.
-    wait_for(lambda: WorkflowRun.objects.filter(status=Status.WAITING).exists(), 30, "the first park")
+    # Send as soon as a few runs have parked (each will be woken by a send: one side of the race,
+    # whatever the senders' timing), while the workers are still claiming and parking the rest.
+    parked = WorkflowRun.objects.filter(status=Status.WAITING)
+    wait_for(lambda: parked.count() >= 2 * MIN_EACH_SIDE, 30, f"{2 * MIN_EACH_SIDE} runs to park")
     began = time.monotonic()
     senders = Senders(ids)
     senders.run()
