@@ -1,6 +1,7 @@
 """decision_to_agent_ms_p50/_p99: a reviewer's decision POSTed over HTTP to a running server
-(``manage.py runserver``, DEBUG off, against the benchmark database, with a signed-in
-reviewer's session) until the agent's next step starts (the step records the wall clock)."""
+(gunicorn serving ``inbox.wsgi`` as the README's production serving does, DEBUG off, against the
+benchmark database, with a signed-in reviewer's session) until the agent's next step starts (the
+step records the wall clock). The client follows the redirect to the inbox, as a browser does."""
 
 import os
 import secrets
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
@@ -34,7 +36,7 @@ def run(bench: Bench) -> list[Figure]:
     _empty_inbox()
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [str(Path(sys.executable).parent / "gunicorn"), "inbox.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=ROOT,
         env={**os.environ, **env.PRODUCTION_LIKE, "DATABASE_URL": bench.url},
         stdout=subprocess.DEVNULL,
@@ -53,7 +55,7 @@ def run(bench: Bench) -> list[Figure]:
         server.terminate()
         server.wait(timeout=30)
     latencies.sort()
-    note = "runserver (DEBUG off) in its own process, one worker; HTTP POST of 'approve' to the step's start"
+    note = "gunicorn (2 sync workers, DEBUG off), one engine worker; HTTP POST of 'approve' to the step's start"
     return [
         Figure("decision_to_agent_ms_p50", statistics.median(latencies), "ms", size=samples, note=note),
         Figure("decision_to_agent_ms_p99", percentile(latencies, 0.99), "ms", size=samples),
