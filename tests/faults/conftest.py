@@ -156,7 +156,9 @@ def scenario_report(request):
 
     def report(**numbers):
         row = {"scenario": request.node.name, **numbers}
-        SCENARIOS.append(row)
+        # On the test's report too: with pytest-xdist the test runs in another process, and the
+        # report is what reaches the process that prints the session's table.
+        request.node.user_properties.append(("fault_scenario", row))
         print("\nFAULT-SCENARIO " + json.dumps(row))
 
     return report
@@ -270,6 +272,11 @@ def cluster_db(transactional_db, pg_cluster, ledger, tmp_path):
             pg_cluster.read_only(False)
             pg_cluster.default_isolation(None)
     pg_cluster.sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        SCENARIOS.extend(row for name, row in report.user_properties if name == "fault_scenario")
 
 
 def pytest_terminal_summary(terminalreporter):
