@@ -97,7 +97,9 @@ _CLAIM_UPDATE = """
             picked.started_at, r.forked_from, r.parent_id, picked.status
     ),
     -- A run woken in a recv takes its message now: the recv, its last checkpoint, is completed
-    -- and the oldest pending message on its topic consumed, as its replay would do next.
+    -- and the oldest pending message on its topic consumed, as its replay would do next. The
+    -- plan is made once per connection (``prepared``), maybe while the tables were nearly empty,
+    -- and may then scan every checkpoint for the join: not at all when no message was taken.
     waiting AS (
         SELECT c.id, c.run_id, c.name, c.seq FROM claimed CROSS JOIN LATERAL (
             SELECT id, run_id, name, seq, kind, finished_at FROM durable_checkpoint
@@ -113,6 +115,7 @@ _CLAIM_UPDATE = """
     ), received AS (
         UPDATE durable_checkpoint AS c SET output = message.body, finished_at = %(now)s FROM message
         WHERE c.id = message.checkpoint AND c.run_id = message.run_id AND c.finished_at IS NULL
+            AND EXISTS (SELECT 1 FROM message)
         RETURNING c.id, c.run_id, message.id AS message, message.seq, message.body
     ), consumed AS (
         UPDATE durable_message AS m SET consumed_at = %(now)s, consumed_seq = received.seq FROM received
@@ -463,6 +466,9 @@ def held(alias: str, run_id: str, owner: str) -> bool:
 #   version (``run.tid``) differs from the one in the snapshot (``seen.tid``): nothing is
 #   written and the caller runs the statement again, with a new snapshot that sees the message.
 # Any other change of the row since the snapshot (a lease renewal) also only costs a repeat.
+# The row is found by its id alone (``locked``) and only then checked for this worker's lease
+# (``run``): with the status in the same WHERE the planner may prefer the partial index of
+# RUNNING runs, whose every entry (and every dead one: each parked run left one) it then reads.
 # A run that parks frees its thread, so the statement also leases the thread's next run, as a
 # run's end does (``finish``). The commit need not wait for the flush: lost in a crash, the run
 # is back as it was, RUNNING under an expired lease, and its replay receives again; a message
@@ -470,10 +476,11 @@ def held(alias: str, run_id: str, owner: str) -> bool:
 _RECEIVE = f"""
     seen AS (
         SELECT ctid AS tid FROM durable_workflowrun WHERE id = %(run)s
-    ), run AS (
-        SELECT id, ctid AS tid FROM durable_workflowrun
-        WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(owner)s {_RELAXED}
+    ), locked AS (
+        SELECT id, ctid AS tid, status, lease_owner FROM durable_workflowrun WHERE id = %(run)s {_RELAXED}
         FOR NO KEY UPDATE
+    ), run AS (
+        SELECT id, tid FROM locked WHERE status = 'RUNNING' AND lease_owner = %(owner)s
     ), current AS (
         SELECT run.id FROM run, seen WHERE run.tid = seen.tid
     ), msg AS (
