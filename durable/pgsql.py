@@ -213,7 +213,17 @@ _CHECKPOINT_COLUMNS = ("run_id", "seq", "kind", "name", "output", "error", "dead
                        "finished_at")  # fmt: skip
 _COLUMNS = ", ".join(_CHECKPOINT_COLUMNS)
 
-_HELD = "EXISTS (SELECT 1 FROM durable_workflowrun WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s)"
+
+# Whether the run's lease is ``owner``'s, written as a CASE on purpose: from ``status = 'RUNNING'``
+# the planner may choose the partial index of RUNNING runs over the primary key, and a plan made
+# once per connection (``prepared``) while the table was small then reads all that index's entries
+# (and the dead one each finished or parked run left) for every step. A CASE it cannot match to
+# that index, so the run is found by its id. On the row itself, so a concurrent update is rechecked.
+def _lease_held(table: str, owner: str) -> str:
+    return f"CASE WHEN {table}status = 'RUNNING' THEN {table}lease_owner = {owner} END"
+
+
+_HELD = f"EXISTS (SELECT 1 FROM durable_workflowrun WHERE id = %s AND {_lease_held('', '%s')})"
 
 _INSERT_CHECKPOINT = f"""
     WITH ins AS (
@@ -245,7 +255,7 @@ _INSERT_CHECKPOINTS = f"""
     )
     SELECT ins.id, EXISTS (
         SELECT 1 FROM durable_workflowrun AS w
-        WHERE w.id = rows.run_id AND w.status = 'RUNNING' AND w.lease_owner = rows.owner
+        WHERE w.id = rows.run_id AND {_lease_held("w.", "rows.owner")}
     )
     FROM rows LEFT JOIN ins ON ins.run_id = rows.run_id AND ins.seq = rows.seq
     ORDER BY rows.position
@@ -302,7 +312,8 @@ def finish(
     if pending is not None:
         ctes.append(_FINISH_CHECKPOINT)
         params.update({f"cp_{c}": getattr(pending, c) for c in _CHECKPOINT_COLUMNS})
-    ctes.append(_FINISH_RUN.format(columns=columns, recorded=_RECORDED if pending is not None else ""))
+    held = _lease_held("", "%(run_owner)s")
+    ctes.append(_FINISH_RUN.format(columns=columns, held=held, recorded=_RECORDED if pending is not None else ""))
     ctes.append(_WAKE_WAITERS)
     select = "SELECT (SELECT count(*) FROM finished), {cp}, (SELECT count(*) FROM waiters_notified)"
     select = select.format(cp="(SELECT id FROM cp)" if pending is not None else "NULL")
@@ -332,7 +343,7 @@ _FINISH_CHECKPOINT = f"""
 _FINISH_RUN = """
     finished AS (
         UPDATE durable_workflowrun SET {columns}
-        WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(run_owner)s {recorded}
+        WHERE id = %(run)s AND {held} {recorded}
         RETURNING id
     )
 """

@@ -84,6 +84,18 @@ def test_a_recv_that_parks_is_planned_once_per_connection_and_runs_by_the_plan_m
     assert woken.id == handles[3].id and woken.received_seq is not None
 
 
+def test_the_lease_check_of_a_step_finds_its_run_by_primary_key_with_a_plan_made_on_an_empty_table():
+    # Through the partial index of RUNNING runs it would read every entry (and every dead one a
+    # finished run left) on every step, for as long as the connection keeps the plan.
+    assert not pgsql.held("default", "no-such-run", "me")  # prepared and planned now, tables empty
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE %s", ["SELECT EXISTS%CASE WHEN%"])
+        [(name,)] = cursor.fetchall()
+        cursor.execute(f"EXPLAIN EXECUTE {name}('no-such-run', 'me')")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "durable_workflowrun_pkey" in plan, plan
+
+
 @override_settings(DURABLE_PREPARED_STATEMENTS=False)
 def test_without_prepared_statements_nothing_is_prepared_and_runs_still_finish():
     handle = durable.start(w.three_steps)
