@@ -97,7 +97,9 @@ _CLAIM_UPDATE = """
             picked.started_at, r.forked_from, r.parent_id, picked.status
     ),
     -- A run woken in a recv takes its message now: the recv, its last checkpoint, is completed
-    -- and the oldest pending message on its topic consumed, as its replay would do next.
+    -- and the oldest pending message on its topic consumed, as its replay would do next. The
+    -- plan is made once per connection (``prepared``), maybe while the tables were nearly empty,
+    -- and may then scan every checkpoint for the join: not at all when no message was taken.
     waiting AS (
         SELECT c.id, c.run_id, c.name, c.seq FROM claimed CROSS JOIN LATERAL (
             SELECT id, run_id, name, seq, kind, finished_at FROM durable_checkpoint
@@ -113,6 +115,7 @@ _CLAIM_UPDATE = """
     ), received AS (
         UPDATE durable_checkpoint AS c SET output = message.body, finished_at = %(now)s FROM message
         WHERE c.id = message.checkpoint AND c.run_id = message.run_id AND c.finished_at IS NULL
+            AND EXISTS (SELECT 1 FROM message)
         RETURNING c.id, c.run_id, message.id AS message, message.seq, message.body
     ), consumed AS (
         UPDATE durable_message AS m SET consumed_at = %(now)s, consumed_seq = received.seq FROM received
@@ -210,7 +213,17 @@ _CHECKPOINT_COLUMNS = ("run_id", "seq", "kind", "name", "output", "error", "dead
                        "finished_at")  # fmt: skip
 _COLUMNS = ", ".join(_CHECKPOINT_COLUMNS)
 
-_HELD = "EXISTS (SELECT 1 FROM durable_workflowrun WHERE id = %s AND status = 'RUNNING' AND lease_owner = %s)"
+
+# Whether the run's lease is ``owner``'s, written as a CASE on purpose: from ``status = 'RUNNING'``
+# the planner may choose the partial index of RUNNING runs over the primary key, and a plan made
+# once per connection (``prepared``) while the table was small then reads all that index's entries
+# (and the dead one each finished or parked run left) for every step. A CASE it cannot match to
+# that index, so the run is found by its id. On the row itself, so a concurrent update is rechecked.
+def _lease_held(table: str, owner: str) -> str:
+    return f"CASE WHEN {table}status = 'RUNNING' THEN {table}lease_owner = {owner} END"
+
+
+_HELD = f"EXISTS (SELECT 1 FROM durable_workflowrun WHERE id = %s AND {_lease_held('', '%s')})"
 
 _INSERT_CHECKPOINT = f"""
     WITH ins AS (
@@ -242,7 +255,7 @@ _INSERT_CHECKPOINTS = f"""
     )
     SELECT ins.id, EXISTS (
         SELECT 1 FROM durable_workflowrun AS w
-        WHERE w.id = rows.run_id AND w.status = 'RUNNING' AND w.lease_owner = rows.owner
+        WHERE w.id = rows.run_id AND {_lease_held("w.", "rows.owner")}
     )
     FROM rows LEFT JOIN ins ON ins.run_id = rows.run_id AND ins.seq = rows.seq
     ORDER BY rows.position
@@ -299,7 +312,8 @@ def finish(
     if pending is not None:
         ctes.append(_FINISH_CHECKPOINT)
         params.update({f"cp_{c}": getattr(pending, c) for c in _CHECKPOINT_COLUMNS})
-    ctes.append(_FINISH_RUN.format(columns=columns, recorded=_RECORDED if pending is not None else ""))
+    held = _lease_held("", "%(run_owner)s")
+    ctes.append(_FINISH_RUN.format(columns=columns, held=held, recorded=_RECORDED if pending is not None else ""))
     ctes.append(_WAKE_WAITERS)
     select = "SELECT (SELECT count(*) FROM finished), {cp}, (SELECT count(*) FROM waiters_notified)"
     select = select.format(cp="(SELECT id FROM cp)" if pending is not None else "NULL")
@@ -329,7 +343,7 @@ _FINISH_CHECKPOINT = f"""
 _FINISH_RUN = """
     finished AS (
         UPDATE durable_workflowrun SET {columns}
-        WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(run_owner)s {recorded}
+        WHERE id = %(run)s AND {held} {recorded}
         RETURNING id
     )
 """
@@ -463,6 +477,9 @@ def held(alias: str, run_id: str, owner: str) -> bool:
 #   version (``run.tid``) differs from the one in the snapshot (``seen.tid``): nothing is
 #   written and the caller runs the statement again, with a new snapshot that sees the message.
 # Any other change of the row since the snapshot (a lease renewal) also only costs a repeat.
+# The row is found by its id alone (``locked``) and only then checked for this worker's lease
+# (``run``): with the status in the same WHERE the planner may prefer the partial index of
+# RUNNING runs, whose every entry (and every dead one: each parked run left one) it then reads.
 # A run that parks frees its thread, so the statement also leases the thread's next run, as a
 # run's end does (``finish``). The commit need not wait for the flush: lost in a crash, the run
 # is back as it was, RUNNING under an expired lease, and its replay receives again; a message
@@ -470,10 +487,11 @@ def held(alias: str, run_id: str, owner: str) -> bool:
 _RECEIVE = f"""
     seen AS (
         SELECT ctid AS tid FROM durable_workflowrun WHERE id = %(run)s
-    ), run AS (
-        SELECT id, ctid AS tid FROM durable_workflowrun
-        WHERE id = %(run)s AND status = 'RUNNING' AND lease_owner = %(owner)s {_RELAXED}
+    ), locked AS (
+        SELECT id, ctid AS tid, status, lease_owner FROM durable_workflowrun WHERE id = %(run)s {_RELAXED}
         FOR NO KEY UPDATE
+    ), run AS (
+        SELECT id, tid FROM locked WHERE status = 'RUNNING' AND lease_owner = %(owner)s
     ), current AS (
         SELECT run.id FROM run, seen WHERE run.tid = seen.tid
     ), msg AS (

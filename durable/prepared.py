@@ -5,7 +5,9 @@ it on for the engine's statements only, and stay inside Django's cursor wrapper,
 in the current transaction, show in query logging and raise Django's exceptions.
 """
 
-from collections.abc import Iterator
+import functools
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,10 +29,30 @@ def cursor(alias: str) -> Iterator[Any]:
     conn.ensure_connection()
     conn.validate_thread_sharing()
     with conn.wrap_database_errors:
+        _generic_plans(conn)
         raw = _prepared_cursor_class()(conn.connection)
     wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped:
         yield wrapped
+
+
+def _generic_plans(conn: Any) -> None:
+    """Have the server plan each prepared statement once per connection, for any parameters.
+
+    By default it plans a statement's first five executions for their values, then keeps a
+    generic plan only if that looks no costlier; otherwise it plans every execution again. For
+    the engine's largest statements (a recv's park with the claim of the thread's next run)
+    it often chose that, and planning them cost more server time than running them. Set once
+    per connection, outside a transaction (a rollback would undo it); Django's own statements
+    are not prepared, so only the engine's are affected."""
+    raw = conn.connection
+    if getattr(conn, "_durable_generic_plans", None) is raw or not raw.autocommit:
+        return
+    try:
+        raw.execute("SET plan_cache_mode = force_generic_plan")
+    except raw.DatabaseError:  # a server without the setting (CockroachDB before 23.2) plans as it does
+        pass
+    conn._durable_generic_plans = raw
 
 
 def fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:
@@ -52,19 +74,64 @@ _CLASS: Any = None
 def _prepared_cursor_class() -> Any:
     global _CLASS
     if _CLASS is None:
+        import psycopg
         from django.db.backends.postgresql import base
 
-        class PreparedCursor(base.ServerBindingCursor):  # type: ignore[misc,name-defined]
+        class PreparedCursor(base.CursorMixin, psycopg.RawCursor):  # type: ignore[misc,name-defined]
             """Prepares what it executes. Django turns psycopg's preparing off on its connections
-            (``prepare_threshold=None``, for poolers); it is turned on for these statements only."""
+            (``prepare_threshold=None``, for poolers); it is turned on for these statements only.
+            A raw cursor: the placeholders are numbered here, once per statement (``numbered``)."""
 
             def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
                 conn = self.connection
                 threshold, conn.prepare_threshold = conn.prepare_threshold, 0
                 try:
-                    return super().execute(query, params, **kwargs)
+                    if params is None:
+                        return super().execute(query, **kwargs)
+                    sql, order = numbered(query)
+                    return super().execute(sql, [params[key] for key in order], **kwargs)
+                finally:
+                    conn.prepare_threshold = threshold
+
+            def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+                sql, order = numbered(query)
+                rows = [[params[key] for key in order] for params in params_seq]
+                conn = self.connection
+                threshold, conn.prepare_threshold = conn.prepare_threshold, 0
+                try:
+                    return super().executemany(sql, rows, **kwargs)
                 finally:
                     conn.prepare_threshold = threshold
 
         _CLASS = PreparedCursor
     return _CLASS
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+
+
+@functools.lru_cache(maxsize=512)
+def numbered(query: str) -> tuple[str, Sequence[str | int]]:
+    """``query`` with psycopg's placeholders (``%s``, ``%(name)s``) as the server's ``$1``, ``$2``...,
+    and the key of each number's parameter (a name, or the position of a ``%s``); ``%%`` is ``%``.
+
+    psycopg does this itself on every execution of a statement longer than 4 KB (it caches
+    shorter ones only), and the engine's largest statements (a recv's park with the claim of the
+    thread's next run, a run's end) are longer: parsing them again was a quarter of a busy
+    worker's CPU. Done once here, they go to psycopg as raw queries."""
+    order: list[str | int] = []
+    numbers: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if match.group(0) == "%%":
+            return "%"
+        if name is None:
+            order.append(sum(isinstance(key, int) for key in order))
+            return f"${len(order)}"
+        if name not in numbers:
+            order.append(name)
+            numbers[name] = len(order)
+        return f"${numbers[name]}"
+
+    return _PLACEHOLDER.sub(number, query), tuple(order)

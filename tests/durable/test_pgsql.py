@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 import durable
-from durable import groupcommit, pgsql
+from durable import groupcommit, pgsql, prepared
 from durable.context import RunContext
 from durable.execution import execute
 from durable.models import Checkpoint, Message, WorkflowRun
@@ -63,6 +63,37 @@ def test_the_batched_checkpoint_insert_is_planned_once_per_connection():
         [(generic, custom)] = cursor.fetchall()
     assert custom <= 5 and generic >= 15  # the server tries five custom plans before it settles
     assert Checkpoint.objects.filter(run_id=runs[3]).count() == 5
+
+
+def test_a_recv_that_parks_is_planned_once_per_connection_and_runs_by_the_plan_made_then():
+    # The server's default plans a statement anew on each execution when its generic plan looks
+    # costlier, and for the park with its claim that planning cost more than the execution.
+    handles = [durable.start(w.collect, "t", 1) for _ in range(8)]
+    worker = Worker(concurrency=1)
+    for _ in handles:
+        [run] = worker.claim(1)
+        assert execute(run, RunContext(run_id=run.id, owner=worker.id, checkpoints={})).kind == "parked"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%seen AS%FOR NO KEY UPDATE%"])  # fmt: skip
+        [(generic, custom)] = cursor.fetchall()
+    assert (generic, custom) == (8, 0)
+    assert WorkflowRun.objects.filter(status="WAITING", wait_topic="t").count() == 8
+    durable.send(handles[3].id, "hello", topic="t")  # the plan made with empty tables still wakes it
+    [woken] = worker.claim(1)
+    assert woken.id == handles[3].id and woken.received_seq is not None
+
+
+def test_the_lease_check_of_a_step_finds_its_run_by_primary_key_with_a_plan_made_on_an_empty_table():
+    # Through the partial index of RUNNING runs it would read every entry (and every dead one a
+    # finished run left) on every step, for as long as the connection keeps the plan.
+    assert not pgsql.held("default", "no-such-run", "me")  # prepared and planned now, tables empty
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE %s", ["SELECT EXISTS%CASE WHEN%"])
+        [(name,)] = cursor.fetchall()
+        cursor.execute(f"EXPLAIN EXECUTE {name}('no-such-run', 'me')")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "durable_workflowrun_pkey" in plan, plan
 
 
 @override_settings(DURABLE_PREPARED_STATEMENTS=False)
@@ -189,6 +220,16 @@ def test_a_recv_that_parks_costs_one_statement_which_leases_the_next_run(django_
     parked, leased = WorkflowRun.objects.get(id=first.id), WorkflowRun.objects.get(id=second.id)
     assert (parked.status, parked.wait_topic) == ("WAITING", "t")
     assert (leased.status, leased.lease_owner) == ("RUNNING", worker.id)
+
+
+def test_the_engine_numbers_its_placeholders_once_per_statement_and_binds_them_by_name_or_position():
+    long_padding = " " * 5000  # longer than psycopg's own cache of parsed statements takes
+    named = f"SELECT %(a)s::int + %(b)s::int, %(a)s::text || '%%'{long_padding}"
+    assert prepared.fetchone("default", named, {"b": 2, "a": 40, "unused": 0}) == (42, "40%")
+    assert prepared.fetchone("default", "SELECT %s::int, %s::text", [1, "x"]) == (1, "x")
+    before = prepared.numbered.cache_info().hits
+    prepared.fetchone("default", named, {"a": 1, "b": 1})
+    assert prepared.numbered.cache_info().hits == before + 1
 
 
 def test_a_step_checks_for_a_cancel_when_nothing_confirmed_the_lease_just_before(django_assert_num_queries):
