@@ -29,30 +29,10 @@ def cursor(alias: str) -> Iterator[Any]:
     conn.ensure_connection()
     conn.validate_thread_sharing()
     with conn.wrap_database_errors:
-        _generic_plans(conn)
         raw = _prepared_cursor_class()(conn.connection)
     wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped:
         yield wrapped
-
-
-def _generic_plans(conn: Any) -> None:
-    """Have the server plan each prepared statement once per connection, for any parameters.
-
-    By default it plans a statement's first five executions for their values, then keeps a
-    generic plan only if that looks no costlier; otherwise it plans every execution again. For
-    the engine's largest statements (a recv's park with the claim of the thread's next run)
-    it often chose that, and planning them cost more server time than running them. Set once
-    per connection, outside a transaction (a rollback would undo it); Django's own statements
-    are not prepared, so only the engine's are affected."""
-    raw = conn.connection
-    if getattr(conn, "_durable_generic_plans", None) is raw or not raw.autocommit:
-        return
-    try:
-        raw.execute("SET plan_cache_mode = force_generic_plan")
-    except raw.DatabaseError:  # a server without the setting (CockroachDB before 23.2) plans as it does
-        pass
-    conn._durable_generic_plans = raw
 
 
 def fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:
