@@ -61,7 +61,11 @@ def _copy_waiting(count: int) -> None:
 
     copies = -(-count // _waiting())
     runs = _copy_sql(WorkflowRun, {"id": "id || '~' || k"}, "status = 'WAITING' AND wait_topic = 'inbox'")
-    requests = _copy_sql(Request, {"id": "md5(id::text || '~' || k)::uuid", "run_id": "run_id || '~' || k"},
+    # Each copy a microsecond later than the last, so that deadlines and ages stay distinct as
+    # real agents' are (the page sorts by them; a thousand equal deadlines would sort as one group).
+    later = "{} + k * interval '1 microsecond'"
+    requests = _copy_sql(Request, {"id": "md5(id::text || '~' || k)::uuid", "run_id": "run_id || '~' || k",
+                                   "deadline": later.format("deadline"), "created_at": later.format("created_at")},
                          "status = 'open'")  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(runs, {"copies": copies})
