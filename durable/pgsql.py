@@ -17,7 +17,7 @@ from django.db import IntegrityError, connections
 from django.utils import timezone
 
 from .conf import get_settings
-from .models import Checkpoint
+from .models import END_TOPIC_PREFIX, Checkpoint
 from .notify import CHANNEL
 from .prepared import cursor, fetchall, fetchone
 from .records import ClaimedRun, ClaimRequest, Finished, NewRun, Received
@@ -351,11 +351,14 @@ _RECORDED = "AND EXISTS (SELECT 1 FROM cp)"  # another worker recorded the last 
 # Runs parked on this run's end that are not its parent (whose wake-up is exact, under locks):
 # woken from this statement's snapshot, so one that parks at the same instant can be missed, and
 # such a waiter looks again by itself at a deadline it parked with (see ``waiting``).
-_WAKE_WAITERS = """
+# The prefix condition names the index of runs waiting for a run's end (``durable_run_end_waiters_idx``),
+# which a plan made for any topic uses whatever the statistics say the other waiting runs wait on.
+_WAKE_WAITERS = f"""
     waiters AS (
         UPDATE durable_workflowrun SET status = 'ENQUEUED', ready_at = %(set_finished_at)s, wait_topic = NULL,
             wait_until = NULL, updated_at = %(set_finished_at)s
-        WHERE status = 'WAITING' AND wait_topic = %(end_topic)s AND EXISTS (SELECT 1 FROM finished)
+        WHERE status = 'WAITING' AND wait_topic = %(end_topic)s AND wait_topic LIKE '{END_TOPIC_PREFIX}%%'
+            AND EXISTS (SELECT 1 FROM finished)
         RETURNING id
     ), waiters_notified AS (
         SELECT pg_notify(%(channel)s, '') FROM (SELECT 1 FROM waiters LIMIT 1) AS any_ WHERE %(notify)s

@@ -21,7 +21,18 @@ from . import groupcommit, notify, pgsql, signals, writelock
 from .conf import get_settings
 from .exceptions import QueueDeduplicated
 from .faults import retry_rolled_back
-from .models import TERMINAL, UNFINISHED, Checkpoint, Event, Message, QueueLock, Status, StreamValue, WorkflowRun
+from .models import (
+    END_TOPIC_PREFIX,
+    TERMINAL,
+    UNFINISHED,
+    Checkpoint,
+    Event,
+    Message,
+    QueueLock,
+    Status,
+    StreamValue,
+    WorkflowRun,
+)
 from .records import ClaimedRun, ClaimRequest, Finished, NewRun, Received
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])
@@ -60,7 +71,7 @@ def _set(qs: Any, **fields: Any) -> int:
 
 def end_topic(run_id: str) -> str:
     """The topic a run parks on while it waits for ``run_id`` to end."""
-    return f"durable.child:{run_id}"
+    return f"{END_TOPIC_PREFIX}{run_id}"
 
 
 # --- starting --------------------------------------------------------------------------

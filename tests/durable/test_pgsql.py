@@ -77,6 +77,34 @@ def test_parks_whose_statement_was_planned_on_empty_tables_are_still_woken():
     assert woken.id == handles[3].id and woken.received_seq is not None
 
 
+def test_a_runs_end_finds_its_waiters_by_index_when_most_waiting_runs_wait_on_one_topic():
+    # With 2,000 runs waiting on "inbox" (the statistics say: one topic), a plan made for any topic
+    # (a prepared statement's generic plan, which the server may keep) read every waiting run on
+    # each run's end through the general waiting index: 95 ms a run at 100,000 waiting agents.
+    one = durable.start(w.collect, "inbox", 1).id
+    columns = [f.column for f in WorkflowRun._meta.concrete_fields]
+    values = ", ".join(
+        {"id": "id || '~' || k", "status": "'WAITING'", "wait_topic": "'inbox'"}.get(c, c) for c in columns
+    )
+    with connection.cursor() as cursor:
+        copies = "FROM durable_workflowrun CROSS JOIN generate_series(1, 2000) AS k WHERE id = %s"
+        cursor.execute(f"INSERT INTO durable_workflowrun ({', '.join(columns)}) SELECT {values} {copies}", [one])
+        cursor.execute("ANALYZE durable_workflowrun")
+        sql, order = prepared.numbered(
+            f"WITH finished AS (SELECT 1), {pgsql._WAKE_WAITERS} SELECT count(*) FROM waiters"
+        )
+        cursor.execute(f"PREPARE end_waiters AS {sql}")
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            given = {"set_finished_at": timezone.now(), "end_topic": "durable.child:x", "channel": "c", "notify": False}
+            cursor.execute(f"EXPLAIN EXECUTE end_waiters({', '.join(['%s'] * len(order))})", [given[k] for k in order])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET plan_cache_mode")
+            cursor.execute("DEALLOCATE end_waiters")
+    assert "durable_run_end_waiters_idx" in plan and "Seq Scan" not in plan, plan
+
+
 def test_the_lease_check_of_a_step_finds_its_run_by_primary_key_with_a_plan_made_on_an_empty_table():
     # Through the partial index of RUNNING runs it would read every entry (and every dead one a
     # finished run left) on every step, for as long as the connection keeps the plan.
