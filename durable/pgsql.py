@@ -98,8 +98,8 @@ _CLAIM_UPDATE = """
     ),
     -- A run woken in a recv takes its message now: the recv, its last checkpoint, is completed
     -- and the oldest pending message on its topic consumed, as its replay would do next. The
-    -- plan is made once per connection (``prepared``), maybe while the tables were nearly empty,
-    -- and may then scan every checkpoint for the join: not at all when no message was taken.
+    -- server may keep a generic plan for the prepared statement, made while the tables were nearly
+    -- empty, that scans every checkpoint for the join: not at all when no message was taken.
     waiting AS (
         SELECT c.id, c.run_id, c.name, c.seq FROM claimed CROSS JOIN LATERAL (
             SELECT id, run_id, name, seq, kind, finished_at FROM durable_checkpoint
@@ -215,9 +215,9 @@ _COLUMNS = ", ".join(_CHECKPOINT_COLUMNS)
 
 
 # Whether the run's lease is ``owner``'s, written as a CASE on purpose: from ``status = 'RUNNING'``
-# the planner may choose the partial index of RUNNING runs over the primary key, and a plan made
-# once per connection (``prepared``) while the table was small then reads all that index's entries
-# (and the dead one each finished or parked run left) for every step. A CASE it cannot match to
+# the planner may choose the partial index of RUNNING runs over the primary key, and a generic plan
+# the server keeps for the prepared statement, made while the table was small, then reads all that
+# index's entries (and the dead one each finished or parked run left) for every step. A CASE it cannot match to
 # that index, so the run is found by its id. On the row itself, so a concurrent update is rechecked.
 def _lease_held(table: str, owner: str) -> str:
     return f"CASE WHEN {table}status = 'RUNNING' THEN {table}lease_owner = {owner} END"

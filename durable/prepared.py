@@ -63,28 +63,30 @@ def _prepared_cursor_class() -> Any:
             A raw cursor: the placeholders are numbered here, once per statement (``numbered``)."""
 
             def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                conn = self.connection
-                threshold, conn.prepare_threshold = conn.prepare_threshold, 0
-                try:
+                with _preparing(self.connection):
                     if params is None:
                         return super().execute(query, **kwargs)
                     sql, order = numbered(query)
                     return super().execute(sql, [params[key] for key in order], **kwargs)
-                finally:
-                    conn.prepare_threshold = threshold
 
             def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
                 sql, order = numbered(query)
                 rows = [[params[key] for key in order] for params in params_seq]
-                conn = self.connection
-                threshold, conn.prepare_threshold = conn.prepare_threshold, 0
-                try:
+                with _preparing(self.connection):
                     return super().executemany(sql, rows, **kwargs)
-                finally:
-                    conn.prepare_threshold = threshold
 
         _CLASS = PreparedCursor
     return _CLASS
+
+
+@contextmanager
+def _preparing(conn: Any) -> Iterator[None]:
+    """psycopg prepares on ``conn`` what is executed inside: its threshold at 0, then restored."""
+    threshold, conn.prepare_threshold = conn.prepare_threshold, 0
+    try:
+        yield
+    finally:
+        conn.prepare_threshold = threshold
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
