@@ -4,7 +4,8 @@ statement and one commit.
 A checkpoint must be committed before its run goes on, and each commit costs the server a
 transaction and a disk flush whatever it holds. So a thread that has a checkpoint to write
 while another thread's write is in flight queues it; when that write returns, the oldest queued
-thread becomes the writer and takes everything queued so far in one multi-row statement. Alone,
+thread becomes the writer and takes everything queued so far in one multi-row statement (on
+SQLite, one transaction: ``sqlitesql``). Alone,
 a thread writes at once, as it would without this; under load, commits carry many checkpoints.
 Only writes outside a transaction are grouped: one inside a caller's transaction must commit
 or roll back with it.
@@ -13,7 +14,7 @@ or roll back with it.
 import threading
 from dataclasses import dataclass, field
 
-from . import pgsql
+from . import pgsql, sqlitesql
 from .models import Checkpoint
 
 
@@ -61,11 +62,12 @@ class CheckpointWriter:
         return _result(me)
 
     def _insert(self, batch: list[_Write]) -> None:
+        outcomes: list[bool | BaseException]
         try:
-            if len(batch) == 1:
-                outcomes: list[bool | BaseException] = [
-                    pgsql.insert_checkpoint(self.alias, batch[0].cp, batch[0].owner)
-                ]
+            if not pgsql.enabled(self.alias):  # SQLite: one transaction
+                outcomes = sqlitesql.insert_checkpoints(self.alias, [(w.cp, w.owner) for w in batch])
+            elif len(batch) == 1:
+                outcomes = [pgsql.insert_checkpoint(self.alias, batch[0].cp, batch[0].owner)]
             else:
                 outcomes = pgsql.insert_checkpoints(self.alias, [(w.cp, w.owner) for w in batch])
         except BaseException as exc:  # every thread in the batch sees the error, as if alone

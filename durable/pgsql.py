@@ -3,9 +3,9 @@
 Every durable operation is a committed write, and on a fast network the server spends about as
 long parsing and planning a statement as executing it, and Django about as long building it. So
 what every run does (start, claim, checkpoint, finish, send, consume) is written here as single
-SQL statements executed as server-side prepared statements; the callers use the ORM instead on
-other databases. Behind a pooler in transaction mode that cannot keep prepared statements
-(PgBouncer before 1.21), set ``DURABLE_PREPARED_STATEMENTS = False``.
+SQL statements executed as server-side prepared statements (SQLite's are in ``sqlitesql``).
+Behind a pooler in transaction mode that cannot keep prepared statements (PgBouncer before
+1.21), set ``DURABLE_PREPARED_STATEMENTS = False``.
 """
 
 import json

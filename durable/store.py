@@ -17,7 +17,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
-from . import groupcommit, notify, pgsql, signals, writelock
+from . import groupcommit, notify, pgsql, signals, sqlitesql, writelock
 from .conf import get_settings
 from .exceptions import QueueDeduplicated
 from .faults import retry_rolled_back
@@ -180,6 +180,8 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
     now = timezone.now()
     if request.look_first and _sqlite_idle(now):
         return ()
+    if fresh_slots is None and connections[db()].vendor == "sqlite":
+        return sqlitesql.claim(db(), request)
 
     def pick(qs: Any, n: int) -> list[dict[str, Any]]:
         if n <= 0:
@@ -277,16 +279,15 @@ def release(run_ids: list[str], owner: str, unstarted: bool = False) -> int:
 
 @_retried
 def write_checkpoint(cp: Checkpoint, owner: str) -> bool:
-    """Insert ``cp`` and tell whether ``owner`` still holds the run: one round trip on
-    PostgreSQL, where this is the per-step cost that matters. IntegrityError: the seq was
+    """Insert ``cp`` and tell whether ``owner`` still holds the run: one statement, shared with
+    the checkpoints other threads write meanwhile (``groupcommit``). IntegrityError: the seq was
     recorded already (by another worker that took the run over)."""
-    if not _pg():
-        with writelock.turn(db()):
-            cp.save(using=db(), force_insert=True)
-            return bool(_runs().filter(id=cp.run_id).held_by(owner).exists())
-    if connections[db()].in_atomic_block:
-        return pgsql.insert_checkpoint(db(), cp, owner)  # commits or rolls back with the caller's transaction
-    return groupcommit.writer(db()).write(cp, owner)
+    if not connections[db()].in_atomic_block:
+        return groupcommit.writer(db()).write(cp, owner)
+    # Inside the caller's transaction: commits or rolls back with it.
+    if _pg():
+        return pgsql.insert_checkpoint(db(), cp, owner)
+    return sqlitesql.insert_checkpoint(db(), cp, owner)
 
 
 @_retried
@@ -532,9 +533,11 @@ def finish(
     now = timezone.now()
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=now, updated_at=now)
     values.update(fields)
-    if not parent_id and _pg():
-        topic = end_topic(run_id)
-        finished = retry_rolled_back(db(), lambda: pgsql.finish(db(), run_id, owner, values, pending, topic, then))
+    if not parent_id:
+        topic, statements = end_topic(run_id), pgsql if _pg() else sqlitesql
+        finished: Finished = retry_rolled_back(
+            db(), lambda: statements.finish(db(), run_id, owner, values, pending, topic, then)
+        )
         if finished.recorded:
             _finished(run_id, fields["status"])
         return finished
@@ -544,7 +547,7 @@ def finish(
                 return Finished(False)
             if not _runs().filter(id=run_id).held_by(owner).update(**values):
                 return Finished(False)
-            if parent_id and lock(parent_id) and wake(parent_id, end_topic(run_id)):
+            if lock(parent_id) and wake(parent_id, end_topic(run_id)):
                 notify.workers_after_commit()
             wake_all(end_topic(run_id))
             leased = _claim_orm(then) if then is not None and not _pg() else ()

@@ -3,8 +3,14 @@
 import contextlib
 import threading
 
+from django.db import connection
+from django.utils import timezone
+
+import durable
+from durable import groupcommit
 from durable.models import Checkpoint, WorkflowRun
 from durable.worker import Worker
+from tests import workflows as w
 from tests.conftest import wait_for as wait_for  # the one definition, for the tests that import it here
 
 
@@ -60,3 +66,35 @@ def concurrency_from_ledger(lines):
         elif line.startswith("end "):
             running -= 1
     return peak
+
+
+def held_run(owner: str) -> str:
+    """A 3-step run, started and marked as executing under ``owner``'s lease."""
+    handle = durable.start(w.three_steps)
+    WorkflowRun.objects.filter(id=handle.id).update(status="RUNNING", lease_owner=owner)
+    return handle.id
+
+
+def writing_alone() -> bool:
+    """Whether one checkpoint write is in flight and none is queued behind it (``groupcommit``)."""
+    writer = groupcommit.writer("default")
+    with writer.lock:
+        return writer.writing and not writer.queue
+
+
+def write_in_thread(run_id: str, seq: int, owner: str, results: dict) -> threading.Thread:
+    """Write a step's checkpoint through ``groupcommit`` from a thread of its own (named
+    ``writer-...``); ``results[run_id]`` gets whether the run was still held, or the error."""
+
+    def write():
+        cp = Checkpoint(run_id=run_id, seq=seq, kind="step", name="s", output="null", finished_at=timezone.now())
+        try:
+            results[run_id] = groupcommit.writer("default").write(cp, owner)
+        except BaseException as exc:
+            results[run_id] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=write, name=f"writer-{run_id[:8]}")
+    thread.start()
+    return thread

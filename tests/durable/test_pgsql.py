@@ -1,6 +1,5 @@
 """PostgreSQL's hot path: prepared single statements, and the plain fallback for poolers."""
 
-import threading
 import time
 from datetime import timedelta
 
@@ -17,7 +16,7 @@ from durable.models import Checkpoint, Message, WorkflowRun
 from durable.records import ClaimRequest
 from durable.worker import Worker
 from tests import workflows as w
-from tests.durable.conftest import running_worker, wait_for
+from tests.durable.conftest import held_run, running_worker, wait_for, write_in_thread, writing_alone
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 
@@ -138,46 +137,19 @@ def test_buffered_and_parked_messages_arrive_either_way(prepared):
         assert parked.result(timeout=10) == ["once"]
 
 
-def _held_run(owner: str) -> str:
-    handle = durable.start(w.three_steps)
-    WorkflowRun.objects.filter(id=handle.id).update(status="RUNNING", lease_owner=owner)
-    return handle.id
-
-
-def _write_in_thread(run_id: str, seq: int, owner: str, results: dict) -> threading.Thread:
-    def write():
-        cp = Checkpoint(run_id=run_id, seq=seq, kind="step", name="s", output="null", finished_at=timezone.now())
-        try:
-            results[run_id] = groupcommit.writer("default").write(cp, owner)
-        except BaseException as exc:
-            results[run_id] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    return thread
-
-
-def _writing_alone() -> bool:
-    writer = groupcommit.writer("default")
-    with writer.lock:
-        return writer.writing and not writer.queue
-
-
 def _queued(count: int) -> bool:
     return len(groupcommit.writer("default").queue) >= count
 
 
 def test_checkpoints_written_at_the_same_moment_share_one_commit():
-    first, *others = [_held_run("me") for _ in range(4)]
+    first, *others = [held_run("me") for _ in range(4)]
     results: dict = {}
     with transaction.atomic():
         # Hold the first run's row so its checkpoint insert waits; the others queue meanwhile.
         WorkflowRun.objects.select_for_update().get(id=first)
-        threads = [_write_in_thread(first, 0, "me", results)]
-        wait_for(_writing_alone, what="the first checkpoint's write to start")
-        threads += [_write_in_thread(run_id, 0, "me", results) for run_id in others]
+        threads = [write_in_thread(first, 0, "me", results)]
+        wait_for(writing_alone, what="the first checkpoint's write to start")
+        threads += [write_in_thread(run_id, 0, "me", results) for run_id in others]
         wait_for(lambda: _queued(3), what="three queued checkpoints")
     for thread in threads:
         thread.join(timeout=10)
@@ -190,15 +162,15 @@ def test_checkpoints_written_at_the_same_moment_share_one_commit():
 
 
 def test_in_a_shared_commit_only_the_run_taken_over_is_stopped():
-    first, taken, lost, fine = [_held_run("me") for _ in range(4)]
+    first, taken, lost, fine = [held_run("me") for _ in range(4)]
     Checkpoint.objects.create(run_id=taken, seq=0, kind="step", name="s", output="null")  # another worker's
     WorkflowRun.objects.filter(id=lost).update(lease_owner="someone else")
     results: dict = {}
     with transaction.atomic():
         WorkflowRun.objects.select_for_update().get(id=first)
-        threads = [_write_in_thread(first, 0, "me", results)]
-        wait_for(_writing_alone, what="the first checkpoint's write to start")
-        threads += [_write_in_thread(run_id, 0, "me", results) for run_id in (taken, lost, fine)]
+        threads = [write_in_thread(first, 0, "me", results)]
+        wait_for(writing_alone, what="the first checkpoint's write to start")
+        threads += [write_in_thread(run_id, 0, "me", results) for run_id in (taken, lost, fine)]
         wait_for(lambda: _queued(3), what="three queued checkpoints")
     for thread in threads:
         thread.join(timeout=10)
