@@ -15,6 +15,7 @@ from django.utils import timezone
 from durable import pgsql, serialization, store
 from durable.conf import get_settings
 from durable.models import Status, WorkflowRun, new_id
+from durable.queues import DEFAULT
 from durable.records import NewRun
 
 from . import env
@@ -82,7 +83,7 @@ def insert(n: int, workflow: Any = parked, args: Callable[[int], list[Any]] = la
                 name=workflow.name,
                 target=workflow.target,
                 inputs=serialization.dumps_call(args(i), {}, "The arguments"),
-                queue="",
+                queue=DEFAULT,  # as durable.start names it
                 priority=0,
                 parent_id=None,
                 created_at=now,

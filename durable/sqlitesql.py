@@ -24,13 +24,13 @@ from .models import Checkpoint, Status
 from .pgsql import SeqTaken
 from .records import ClaimedRun, ClaimRequest, Finished
 
-_CHECKPOINT = ("run_id", "seq", "kind", "name", "output", "error", "deadline", "attempts", "started_at", "finished_at")
+# Named from the model and the record, so that neither list can drift from what it stands for.
+_CHECKPOINT = tuple(f.column for f in Checkpoint._meta.concrete_fields if not f.primary_key)
 _INSERT_CHECKPOINT = (
     f"INSERT INTO durable_checkpoint ({', '.join(_CHECKPOINT)}) VALUES ({', '.join(['%s'] * len(_CHECKPOINT))}) "
     "ON CONFLICT (run_id, seq) DO NOTHING RETURNING id"
 )
-_CLAIMED = ("id", "name", "target", "inputs", "queue", "status", "recovery_attempts", "max_recovery_attempts",
-            "started_at", "forked_from", "parent_id")  # fmt: skip
+_CLAIMED = tuple(name for name in ClaimedRun.__dataclass_fields__ if name not in ("history", "received_seq"))
 
 
 def _in(values: Sequence[Any]) -> str:

@@ -5,7 +5,7 @@ import re
 
 from django.db.models import NOT_PROVIDED
 
-from durable import pgsql, store
+from durable import pgsql, sqlitesql, store
 from durable.models import Checkpoint, Message, WorkflowRun
 from durable.records import ClaimedRun
 
@@ -27,7 +27,7 @@ def required(model):
 
 def inserts():
     """(table, [columns]) of every INSERT INTO ... (...) in the hand-written statements."""
-    source = "\n".join(v for v in vars(pgsql).values() if isinstance(v, str))
+    source = "\n".join(v for module in (pgsql, sqlitesql) for v in vars(module).values() if isinstance(v, str))
     for table, names in re.findall(r"INSERT INTO (\w+)\s*\(([^)]*)\)", source):
         yield table, [n.strip() for n in names.split(",")]
 
@@ -50,7 +50,7 @@ def test_checkpoint_column_lists_match_the_model():
 
 def test_claimed_columns_are_the_runs_fields_a_claimed_run_carries():
     carried = {f for f in ClaimedRun.__dataclass_fields__ if f not in ("history", "received_seq")}
-    assert set(pgsql._CLAIMED) == carried == set(store.CLAIMED_FIELDS)
+    assert set(pgsql._CLAIMED) == carried == set(store.CLAIMED_FIELDS) == set(sqlitesql._CLAIMED)
     assert carried <= {f.attname for f in WorkflowRun._meta.concrete_fields}
 
 
