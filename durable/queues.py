@@ -27,6 +27,12 @@ class Queue:
         for label, value in (("concurrency", concurrency), ("worker_concurrency", worker_concurrency)):
             if value is not None and value < 1:
                 raise ValueError(f"Queue {name!r}: {label} must be at least 1 or None (no limit), not {value}.")
+        if name == DEFAULT and (concurrency is not None or limiter is not None):
+            raise ValueError(
+                f"Queue {DEFAULT!r} cannot have a concurrency or a limiter: it holds every run started without a "
+                "queue, and its runs stay out of the indexes that count a limited queue's runs. Declare a queue of "
+                "its own for the runs to limit, e.g. durable.Queue('emails', concurrency=5), and start them on it."
+            )
         if limiter is not None and not (len(limiter) == 2 and limiter[0] >= 1 and limiter[1] > 0):
             raise ValueError(
                 f"Queue {name!r}: limiter must be (starts, seconds) with at least 1 start in a positive number "

@@ -85,3 +85,9 @@ def test_a_worker_restricted_to_a_queue_ignores_the_others():
 def test_queue_limits_must_be_positive(limits):
     with pytest.raises(ValueError, match="must be at least 1"):
         durable.Queue("bad", **limits)
+
+
+@pytest.mark.parametrize("limits", [{"concurrency": 1}, {"limiter": (10, 60)}])
+def test_the_default_queue_cannot_be_limited_and_the_error_says_what_to_declare_instead(limits):
+    with pytest.raises(ValueError, match=r"Declare a queue of its own .* durable\.Queue\('emails', concurrency=5\)"):
+        durable.Queue("default", **limits)
