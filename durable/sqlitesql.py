@@ -5,10 +5,11 @@ On the embedded database one writer at a time holds the write lock, for the whol
 (``transaction_mode`` IMMEDIATE), and a worker's threads queue for it in ``writelock``. So what a
 write does while it holds the lock is time every other run waits, the client starting runs
 included. Built by the ORM, a run's end (its last checkpoint, the run's row, the wake-up of its
-waiters and the claim of the thread's next run) held the lock 6.1 ms on average, mostly in
-Python building queries with seven other threads wanting the interpreter. The same statements
-written out hold it for about a tenth of that. The rare shapes (a child's end, a limited
-queue's claim) keep the ORM in ``store``.
+waiters and the claim of the thread's next run) held the lock 8.8 ms on average, 6.1 ms of it in
+the transaction's body, mostly Python building queries with seven other threads wanting the
+interpreter. Written out, the same statements hold it 2.6 ms in all, and the 3-step workflows of
+``bench.sqlite_side`` went from 79-98 to 189-203 a second. The rare shapes (a child's end, a
+limited queue's claim) keep the ORM in ``store``.
 """
 
 from collections.abc import Sequence
