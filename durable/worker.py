@@ -95,17 +95,20 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._drain()  # at once: a step in flight that ends now must not be followed by the next
         self.freed.set()
         self.wake.set()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("worker %s received %s: finishing current steps", self.id, signal.Signals(signum).name)
         self.stop()
+        logger.info("worker %s received %s: finishing current steps", self.id, signal.Signals(signum).name)
 
     def _drain(self) -> None:
-        with self.lock:
-            for ctx, _ in self.inflight.values():
-                ctx.interrupt = "draining"
+        """Mark the runs in flight to stop at their next durable operation and be handed back.
+        Without ``self.lock``: the signal handler calls this on the main thread, which may hold
+        it; copying the dict is one step under the GIL."""
+        for ctx, _ in list(self.inflight.values()):
+            ctx.interrupt = "draining"
 
     # --- the loop ------------------------------------------------------------------
 

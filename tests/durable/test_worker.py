@@ -22,8 +22,10 @@ def test_sigterm_finishes_the_current_step_hands_the_run_back_and_exits_cleanly(
     handle = durable.start(w.gated, "gate")
     wait_for(lambda: f"{handle.id}:b:start" in w.ledger_lines(), what="step b to start")
     draining.send_signal(signal.SIGTERM)
-    # Open the gate once the worker has taken the signal: opened first, step b could end and
-    # step c start before the signal handler ran (seen on a loaded machine).
+    # Open the gate once the worker has taken the signal (it logs that after marking its runs
+    # to stop): opened first, step b could end and step c start before the handler ran. Before
+    # the handler marked them itself, the mark waited for the main loop, and under load step c
+    # began in between (seen in CI).
     wait_for(lambda: "received SIGTERM" in worker_processes.logs(), what="the worker to take the SIGTERM")
     w.set_flag("gate")
     assert draining.wait(timeout=30) == 0
