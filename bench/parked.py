@@ -40,8 +40,8 @@ def run(bench: Bench) -> list[Figure]:
         insert_s = insert(n)
         wait_for(settled, timeout=3600, what=f"{n} runs to park", pause=0.05, workers=workers)
         park_s = time.perf_counter() - began
-        if waiting() != n + WARM:
-            raise RuntimeError(f"{n + WARM - waiting()} of the runs did not park (see the worker's log)")
+        if (parked := waiting()) != n + WARM:
+            raise RuntimeError(f"{n + WARM - parked} of the runs did not park (see the worker's log)")
         held = proc.num_threads() - threads
         grown = (proc.memory_info().rss - rss) / 2**20
         running = WorkflowRun.objects.filter(status=Status.RUNNING).count()

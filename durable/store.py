@@ -176,7 +176,8 @@ def _ensure_queue_lock(name: str) -> None:
 
 def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[ClaimedRun, ...]:
     """With ``fresh_slots``, runs that started before come first and any number of them is
-    leased; runs that never started take at most ``fresh_slots``."""
+    leased; runs that never started take at most ``fresh_slots``. Without it, SQLite takes the
+    plain statements (``sqlitesql.claim``) for every caller: the loop's, a run's end, a queue's."""
     now = timezone.now()
     if request.look_first and _sqlite_idle(now):
         return ()
