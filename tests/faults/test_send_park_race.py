@@ -26,8 +26,10 @@ MIN_EACH_SIDE = 5
 
 class Senders:
     """Send one message to every run: chasers aim at runs a worker is executing right now (between
-    claim and park, the race window), one at runs already parked; sweepers go through the rest in
-    the order workers claim (most are still queued: their message is buffered)."""
+    claim and park, the race window), one at runs already parked; sweepers go through the rest from
+    the end of the queue, against the order workers claim, so that they meet the workers somewhere in
+    the middle however fast runs park: behind that point every message is buffered before its recv,
+    ahead of it every run has parked first."""
 
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
@@ -63,7 +65,7 @@ class Senders:
                 time.sleep(0.001)  # poll interval while no run is in that state
 
     def sweep(self, offset: int) -> None:
-        for run_id in self.ids[offset::SWEEPERS]:
+        for run_id in self.ids[::-1][offset::SWEEPERS]:
             if self.take(run_id):
                 self.send(run_id)
 
