@@ -72,19 +72,26 @@ def _run_params(run: NewRun) -> tuple[Any, ...]:
             run.deduplication_id)  # fmt: skip
 
 
+# Parked runs back from a wait first, then (``takeover``) runs whose worker's lease ran out, then
+# enqueued ones. Each from its own partial index, read only as far as the LIMIT needs.
 _CLAIM_CTES = """
     due AS (
         SELECT id, status, started_at FROM durable_workflowrun
-        WHERE status IN ('WAITING', 'RUNNING') AND ready_at <= %(now)s {queues} {started}
+        WHERE status = 'WAITING' AND ready_at <= %(now)s {queues} {started}
         ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    ), fresh AS (
+    ), {expired} fresh AS (
         SELECT id, status, started_at FROM durable_workflowrun
         WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues} {fresh}
         ORDER BY priority, ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ), picked AS (
-        (SELECT * FROM due) UNION ALL (SELECT * FROM fresh) LIMIT %(limit)s
+        (SELECT * FROM due) UNION ALL {take_expired} (SELECT * FROM fresh) LIMIT %(limit)s
     )
 """
+_EXPIRED = """expired AS (
+        SELECT id, status, started_at FROM durable_workflowrun
+        WHERE status = 'RUNNING' AND ready_at <= %(now)s {queues} {started}
+        ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ),"""
 _CLAIM_UPDATE = """
     claimed AS (
         UPDATE durable_workflowrun AS r
@@ -165,7 +172,11 @@ def claim_sql(request: ClaimRequest, relaxed: bool, when: str = "") -> tuple[str
         params["version"] = request.version
     if request.started_only:
         fresh += " AND started_at IS NOT NULL"
-    picking = _CLAIM_CTES.format(queues=" ".join(conditions), started=started, fresh=fresh)
+    queues = " ".join(conditions)
+    expired = _EXPIRED.format(queues=queues, started=started) if request.takeover else ""
+    take_expired = "(SELECT * FROM expired) UNION ALL" if request.takeover else ""
+    picking = _CLAIM_CTES.format(queues=queues, started=started, fresh=fresh, expired=expired,
+                                 take_expired=take_expired)  # fmt: skip
     update = _CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else "", version=version)
     return f"{picking}, {update}", params
 

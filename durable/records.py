@@ -34,7 +34,10 @@ class ClaimRequest:
     version is left alone (one that never started takes this version); ``started_only``: only runs
     that started already (a draining worker finishes its own, and starts nothing new).
     ``look_first``: on SQLite, read whether anything is runnable before taking the write lock
-    (for a claim that often finds nothing: the loop's, not one a wake-up asked for)."""
+    (for a claim that often finds nothing: the loop's, not one a wake-up asked for).
+    ``takeover`` False: leave the runs whose lease ran out to a later claim (the index of
+    running runs holds a dead entry for each run that parked or ended since the last vacuum, and
+    looking reads them all: see ``WorkflowRun.Meta``)."""
 
     owner: str
     lease: timedelta
@@ -45,6 +48,7 @@ class ClaimRequest:
     version: str | None = None
     started_only: bool = False
     look_first: bool = False
+    takeover: bool = True
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,9 @@ def _claim_orm(request: ClaimRequest, fresh_slots: int | None = None) -> tuple[C
         return list(qs.select_for_update(skip_locked=True, no_key=True).values(*CLAIMED_FIELDS)[:n])
 
     with writelock.atomic(db(), savepoint=False):  # inside a caller's (a run's end), its failure is theirs
-        picked = pick(_runs().due(now), request.limit)  # back from a wait or a dead worker
+        picked = pick(_runs().due(now), request.limit)  # back from a wait
+        if request.takeover:
+            picked += pick(_runs().expired(now), request.limit - len(picked))  # a dead worker's
         enqueued = _runs().enqueued(now)
         if fresh_slots is None:
             picked += pick(enqueued, request.limit - len(picked))
@@ -238,7 +240,9 @@ def _sqlite_idle(now: datetime) -> bool:
     start, send and step that comes meanwhile wait for it, sleeping in the busy handler's steps
     of 1, 2, 5, 10 ms and more. A run made runnable after this read is no lost wake-up: its
     start or send wakes the workers once it commits (``notify``), and they claim again."""
-    return _sqlite_outside_transaction() and not (_runs().due(now).exists() or _runs().enqueued(now).exists())
+    return _sqlite_outside_transaction() and not any(
+        runs.exists() for runs in (_runs().due(now), _runs().expired(now), _runs().enqueued(now))
+    )
 
 
 def _sqlite_outside_transaction() -> bool:

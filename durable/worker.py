@@ -59,6 +59,7 @@ class Worker:
         self.next_deadline: Any = None
         self.version = versions.current()
         self.draining = False  # a newer version appeared: finish this version's runs, start none
+        self.takeover_due = 0.0  # when a run's end or park next looks for runs whose lease ran out
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -192,10 +193,17 @@ class Worker:
 
     def _claim_with_end(self) -> ClaimRequest | None:
         """What to lease with the run's end: the next run for this thread, unless queue limits
-        need the loop's claim (which counts and locks) or the database is not PostgreSQL."""
+        need the loop's claim (which counts and locks) or the database is not PostgreSQL.
+        It takes over a dead worker's runs at most once a poll interval across the threads (the
+        loop's claims always do): that look reads a dead index entry for every run that parked
+        or ended since the last vacuum (``ClaimRequest.takeover``)."""
         if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
             return None
-        return self._request(1, queues=self._queues())
+        now = time.monotonic()
+        takeover = now >= self.takeover_due  # threads racing here at worst both look
+        if takeover:
+            self.takeover_due = now + self.poll_interval
+        return self._request(1, queues=self._queues(), takeover=takeover)
 
     def _request(self, limit: int, **options: Any) -> ClaimRequest:
         return ClaimRequest(self.id, self.lease, limit, version=self.version, started_only=self.draining, **options)
