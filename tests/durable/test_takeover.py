@@ -2,6 +2,7 @@
 which lease their next run with each end or park, look once a poll interval, so a backlog never
 starves a dead worker's runs."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,10 @@ from django.utils import timezone
 
 import durable
 from durable import store
+from durable.context import RunContext
+from durable.execution import execute
 from durable.models import Status, WorkflowRun
-from durable.records import ClaimRequest
+from durable.records import ClaimedRun, ClaimRequest
 from durable.worker import Worker
 from tests import workflows as w
 from tests.durable.conftest import running_worker, wait_for
@@ -65,3 +68,24 @@ def test_a_worker_busy_with_a_backlog_takes_over_a_dead_workers_run_before_the_b
         assert handle.result(timeout=30) == ["a", "b", "c"]
         left = queued.count()
     assert left > 0, "the dead worker's run waited for the whole backlog"
+
+
+@pytest.mark.parametrize("takeover", [False, True])
+def test_the_run_leased_with_a_runs_end_is_the_highest_priority_one_with_or_without_takeover(takeover):
+    first = durable.start(w.three_steps)
+    worker = Worker(concurrency=1)
+    [run] = worker.claim(1)
+    assert run.id == first.id
+    durable.start(w.three_steps)
+    urgent = durable.start(w.three_steps, priority=-1)  # started later, to go before priority 0
+    assert _end_leasing_one(worker, run, takeover) == [urgent.id]
+
+
+def _end_leasing_one(worker: Worker, run: ClaimedRun, takeover: bool) -> list[str]:
+    """Execute ``run`` to its end, which leases one more run: its id."""
+    then = ClaimRequest(worker.id, LEASE, 1, takeover=takeover)
+    # confirmed_at: as just after the claim, however slow this machine is
+    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, then=then, confirmed_at=time.monotonic() + 60)
+    outcome = execute(run, ctx)
+    assert outcome.kind == "succeeded"
+    return [r.id for r in outcome.leased]
