@@ -217,7 +217,7 @@ class Worker:
         When the run's end looked for one and found none, the thread does not look again at
         once: it frees itself, and the loop claims for free threads."""
         if outcome.leased:
-            runs = self._learn_queues(self._not_ours_already(list(outcome.leased)))
+            runs = self._learn_queues(self._not_ours_already(self._taking_over(list(outcome.leased))))
         elif self.stopping.is_set() or outcome.looked:
             return None
         else:
@@ -273,7 +273,7 @@ class Worker:
         (``look_first``: see ``ClaimRequest``)."""
         limited = {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
         request = self._request(limit, queues=self._queues(), exclude=tuple(limited), look_first=look_first)
-        runs = list(faults.retry_rolled_back(self.alias, lambda: store.claim(request)))
+        runs = self._taking_over(list(faults.retry_rolled_back(self.alias, lambda: store.claim(request))))
         for q in limited.values():
             if len(runs) >= limit:
                 break
@@ -283,6 +283,13 @@ class Worker:
             if r.recovered:
                 logger.info("recovering workflow run %s from a dead worker", r.id)
         return self._learn_queues(runs)
+
+    def _taking_over(self, runs: list[ClaimedRun]) -> list[ClaimedRun]:
+        """While claims find a dead worker's runs, the threads' next leases look for more at once,
+        so that they take them over in a chain, as they would take enqueued runs."""
+        if any(r.recovered for r in runs):
+            self.takeover_due = 0.0
+        return runs
 
     def _not_ours_already(self, runs: list[ClaimedRun]) -> list[ClaimedRun]:
         """A run of ours whose renewal came late (a busy SQLite write lock, a starved thread) looks

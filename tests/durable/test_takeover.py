@@ -48,11 +48,18 @@ def test_a_claim_without_takeover_leaves_a_dead_workers_run_and_the_next_claim_t
     assert WorkflowRun.objects.get(id=dead).lease_owner == "other"
 
 
-def test_a_thread_leasing_with_its_runs_ends_looks_for_dead_workers_runs_once_a_poll_interval(unlimited):
+def test_a_thread_leasing_with_its_runs_ends_looks_for_dead_workers_runs_once_a_poll_interval_or_while_found(
+    unlimited,
+):
     seldom, always = Worker(poll_interval=3600), Worker(poll_interval=0)
     looks = [request.takeover for request in (seldom._claim_with_end(), seldom._claim_with_end())]
     assert looks == [True, False]
     assert all(always._claim_with_end().takeover for _ in range(3))
+    # A claim that found a dead worker's run: the next lease looks for more at once.
+    dead = _dead_workers_run()
+    [taken] = seldom.claim(1)
+    assert taken.id == dead and taken.recovered
+    assert seldom._claim_with_end().takeover
 
 
 def test_a_worker_busy_with_a_backlog_takes_over_a_dead_workers_run_before_the_backlog_ends(unlimited):
