@@ -194,9 +194,10 @@ class Worker:
     def _claim_with_end(self) -> ClaimRequest | None:
         """What to lease with the run's end: the next run for this thread, unless queue limits
         need the loop's claim (which counts and locks) or the database is not PostgreSQL.
-        It takes over a dead worker's runs at most once a poll interval across the threads (the
-        loop's claims always do): that look reads a dead index entry for every run that parked
-        or ended since the last vacuum (``ClaimRequest.takeover``)."""
+        It looks for a dead worker's runs once a poll interval across the threads, and at once
+        again while looks find some (``_taking_over``; the loop's claims always look): a look
+        reads a dead index entry for every run that parked or ended since the last vacuum
+        (``ClaimRequest.takeover``)."""
         if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
             return None
         now = time.monotonic()
