@@ -8,6 +8,7 @@ Behind a pooler in transaction mode that cannot keep prepared statements (PgBoun
 1.21), set ``DURABLE_PREPARED_STATEMENTS = False``.
 """
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -151,34 +152,50 @@ def claim_sql(request: ClaimRequest, relaxed: bool, when: str = "") -> tuple[str
     run, with its history), and their parameters. ``relaxed``: commit without waiting for the flush;
     ``when``: a further condition on the runs picked (``AND ...``)."""
     now = timezone.now()
-    conditions: list[str] = [when]
     params: dict[str, Any] = {"now": now, "limit": request.limit, "owner": request.owner,
-                              "lease_until": now + request.lease}  # fmt: skip
-    if request.only is not None:
+                              "lease_until": now + request.lease, "only": request.only,
+                              "queues": None if request.queues is None else list(request.queues),
+                              "exclude": list(request.exclude), "version": request.version}  # fmt: skip
+    text = _claim_text(
+        request.only is not None,
+        request.queues is not None,
+        bool(request.exclude),
+        request.version is not None,
+        request.started_only,
+        request.takeover,
+        relaxed,
+        when,
+    )
+    return text, params
+
+
+@functools.cache
+def _claim_text(
+    only: bool, queues: bool, exclude: bool, version: bool, started_only: bool, takeover: bool, relaxed: bool, when: str
+) -> str:
+    """``claim_sql``'s statement for a request of that shape: a few shapes per worker, each built once."""
+    conditions: list[str] = [when]
+    if only:
         conditions.append("AND queue = %(only)s")
-        params["only"] = request.only
-    elif request.queues is not None:
+    elif queues:
         conditions.append("AND queue = ANY(%(queues)s)")
-        params["queues"] = list(request.queues)
-    if request.exclude:
+    if exclude:
         conditions.append("AND NOT (queue = ANY(%(exclude)s))")
-        params["exclude"] = list(request.exclude)
-    started, fresh, version = "", "", ""
-    if request.version is not None:
+    started, fresh, set_version = "", "", ""
+    if version:
         # Started runs only on workers of their version ('': started before versions existed).
         started = "AND app_version IN (%(version)s, '')"
         fresh = "AND (started_at IS NULL OR app_version IN (%(version)s, ''))"
-        version = "app_version = %(version)s,"
-        params["version"] = request.version
-    if request.started_only:
+        set_version = "app_version = %(version)s,"
+    if started_only:
         fresh += " AND started_at IS NOT NULL"
-    queues = " ".join(conditions)
-    expired = _EXPIRED.format(queues=queues, started=started) if request.takeover else ""
-    take_expired = "(SELECT * FROM expired) UNION ALL" if request.takeover else ""
-    picking = _CLAIM_CTES.format(queues=queues, started=started, fresh=fresh, expired=expired,
+    picked = " ".join(conditions)
+    expired = _EXPIRED.format(queues=picked, started=started) if takeover else ""
+    take_expired = "(SELECT * FROM expired) UNION ALL" if takeover else ""
+    picking = _CLAIM_CTES.format(queues=picked, started=started, fresh=fresh, expired=expired,
                                  take_expired=take_expired)  # fmt: skip
-    update = _CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else "", version=version)
-    return f"{picking}, {update}", params
+    update = _CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else "", version=set_version)
+    return f"{picking}, {update}"
 
 
 def _take(rows: list[tuple[Any, ...]], now: datetime) -> tuple[ClaimedRun, ...]:
