@@ -74,25 +74,17 @@ def _run_params(run: NewRun) -> tuple[Any, ...]:
 
 
 # Parked runs back from a wait first, then (``takeover``) runs whose worker's lease ran out, then
-# enqueued ones. Each from its own partial index, read only as far as the LIMIT needs.
-_CLAIM_CTES = """
-    due AS (
+# enqueued ones: (CTE, status, order), each read from its own partial index only as far as the
+# LIMIT needs.
+_DUE = ("due", "WAITING", "ready_at")
+_EXPIRED = ("expired", "RUNNING", "ready_at")
+_FRESH = ("fresh", "ENQUEUED", "priority, ready_at")
+_PICK = """
+    {name} AS (
         SELECT id, status, started_at FROM durable_workflowrun
-        WHERE status = 'WAITING' AND ready_at <= %(now)s {queues} {started}
-        ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    ), {expired} fresh AS (
-        SELECT id, status, started_at FROM durable_workflowrun
-        WHERE status = 'ENQUEUED' AND ready_at <= %(now)s {queues} {fresh}
-        ORDER BY priority, ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    ), picked AS (
-        (SELECT * FROM due) UNION ALL {take_expired} (SELECT * FROM fresh) LIMIT %(limit)s
-    )
-"""
-_EXPIRED = """expired AS (
-        SELECT id, status, started_at FROM durable_workflowrun
-        WHERE status = 'RUNNING' AND ready_at <= %(now)s {queues} {started}
-        ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    ),"""
+        WHERE status = '{status}' AND ready_at <= %(now)s {queues} {also}
+        ORDER BY {order} LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    )"""
 _CLAIM_UPDATE = """
     claimed AS (
         UPDATE durable_workflowrun AS r
@@ -189,11 +181,12 @@ def _claim_text(
         set_version = "app_version = %(version)s,"
     if started_only:
         fresh += " AND started_at IS NOT NULL"
-    picked = " ".join(conditions)
-    expired = _EXPIRED.format(queues=picked, started=started) if takeover else ""
-    take_expired = "(SELECT * FROM expired) UNION ALL" if takeover else ""
-    picking = _CLAIM_CTES.format(queues=picked, started=started, fresh=fresh, expired=expired,
-                                 take_expired=take_expired)  # fmt: skip
+    queue = " ".join(conditions)
+    sources = [(_DUE, started), *([(_EXPIRED, started)] if takeover else []), (_FRESH, fresh)]
+    picks = [_PICK.format(name=name, status=status, order=order, queues=queue, also=also)
+             for (name, status, order), also in sources]  # fmt: skip
+    union = " UNION ALL ".join(f"(SELECT * FROM {name})" for (name, _, _), _ in sources)
+    picking = ", ".join([*picks, f"picked AS ({union} LIMIT %(limit)s)"])
     update = _CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else "", version=set_version)
     return f"{picking}, {update}"
 
