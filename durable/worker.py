@@ -60,6 +60,7 @@ class Worker:
         self.version = versions.current()
         self.draining = False  # a newer version appeared: finish this version's runs, start none
         self.takeover_due = 0.0  # when a run's end or park next looks for runs whose lease ran out
+        self.limited_due = 0.0  # when a run's end next leaves the next claim to the limited queues first
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -192,19 +193,30 @@ class Worker:
             run, ctx = following, self._track(following, replacing=run.id)
 
     def _claim_with_end(self) -> ClaimRequest | None:
-        """What to lease with the run's end: the next run for this thread, unless queue limits
-        need the loop's claim (which counts and locks) or the database is not PostgreSQL.
-        It looks for a dead worker's runs once a poll interval across the threads, and at once
-        again while looks find some (``_taking_over``; the loop's claims always look): a look
-        reads a dead index entry for every run that parked or ended since the last vacuum
-        (``ClaimRequest.takeover``)."""
-        if self.stopping.is_set() or not store.leases_with_end() or limited_queues():
+        """What to lease with the run's end: the next run for this thread, from the queues
+        without limits (a limited queue's claim counts its slots under a lock, ``claim``).
+        Where this worker serves limited queues, once a poll interval a thread leases nothing
+        with its end and its next claim serves the limited queues first, so a backlog on the
+        others never starves them. It looks for a dead worker's runs once a poll interval
+        across the threads, and at once again while looks find some (``_taking_over``; the
+        loop's claims always look): a look reads a dead index entry for every run that parked
+        or ended since the last vacuum (``ClaimRequest.takeover``). None where the database
+        cannot lease with an end."""
+        if self.stopping.is_set() or not store.leases_with_end():
             return None
-        now = time.monotonic()
-        takeover = now >= self.takeover_due  # threads racing here at worst both look
+        now = time.monotonic()  # threads racing on the times below at worst both do it
+        limited = self._limited()
+        if limited and now >= self.limited_due:
+            self.limited_due = now + self.poll_interval
+            return None
+        takeover = now >= self.takeover_due
         if takeover:
             self.takeover_due = now + self.poll_interval
-        return self._request(1, queues=self._queues(), takeover=takeover)
+        return self._request(1, queues=self._queues(), exclude=tuple(limited), takeover=takeover)
+
+    def _limited(self) -> dict[str, Any]:
+        """The limited queues this worker serves, by name."""
+        return {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
 
     def _request(self, limit: int, **options: Any) -> ClaimRequest:
         return ClaimRequest(self.id, self.lease, limit, version=self.version, started_only=self.draining, **options)
@@ -224,7 +236,7 @@ class Worker:
         else:
             _reuse_connection(self.alias)
             try:
-                runs = self.claim(1, look_first=True)
+                runs = self.claim(1, look_first=True, limited_first=True)
             except Exception as exc:
                 _log_failure("claiming runs", exc)
                 faults.reset(self.alias)
@@ -269,16 +281,24 @@ class Worker:
 
     # --- claiming --------------------------------------------------------------------
 
-    def claim(self, limit: int, look_first: bool = False) -> list[ClaimedRun]:
+    def claim(self, limit: int, look_first: bool = False, limited_first: bool = False) -> list[ClaimedRun]:
         """Claim up to ``limit`` runnable runs for this worker, honouring queue limits
-        (``look_first``: see ``ClaimRequest``)."""
-        limited = {q.name: q for q in limited_queues() if self.queues is None or q.name in self.queues}
-        request = self._request(limit, queues=self._queues(), exclude=tuple(limited), look_first=look_first)
-        runs = self._taking_over(list(faults.retry_rolled_back(self.alias, lambda: store.claim(request))))
+        (``look_first``: see ``ClaimRequest``). The other queues' runs come first, then the
+        limited queues' within their limits; ``limited_first`` turns that round (a busy
+        thread's turn to serve them, ``_claim_with_end``)."""
+        limited = self._limited()
+
+        def others(n: int) -> list[ClaimedRun]:
+            request = self._request(n, queues=self._queues(), exclude=tuple(limited), look_first=look_first)
+            return self._taking_over(list(faults.retry_rolled_back(self.alias, lambda: store.claim(request))))
+
+        runs = [] if limited_first else others(limit)
         for q in limited.values():
             if len(runs) >= limit:
                 break
             runs += self._claim_queue(q, limit - len(runs))
+        if limited_first and len(runs) < limit:
+            runs += others(limit - len(runs))
         runs = self._not_ours_already(runs)
         for r in runs:
             if r.recovered:

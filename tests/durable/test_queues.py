@@ -1,9 +1,15 @@
-"""durable.Queue: a global concurrency limit across workers, a per-worker limit, priorities."""
+"""durable.Queue: a global concurrency limit across workers, a per-worker limit, priorities, and
+limited queues served beside a backlog on the others."""
+
+import time
 
 import pytest
 
 import durable
+from durable.context import RunContext
+from durable.execution import execute
 from durable.models import WorkflowRun
+from durable.worker import Worker
 from tests import workflows as w
 from tests.durable.conftest import concurrency_from_ledger, running_worker, wait_for, wait_started
 
@@ -91,3 +97,30 @@ def test_queue_limits_must_be_positive(limits):
 def test_the_default_queue_cannot_be_limited_and_the_error_says_what_to_declare_instead(limits):
     with pytest.raises(ValueError, match=r"Declare a queue of its own .* durable\.Queue\('emails', concurrency=5\)"):
         durable.Queue("default", **limits)
+
+
+def test_a_backlog_on_the_default_queue_does_not_starve_a_limited_queue():
+    backlog = [durable.start(w.busy_run, f"b{i}", 0.05).id for i in range(40)]
+    queued = WorkflowRun.objects.filter(id__in=backlog, status="ENQUEUED")
+    # One thread, busy with the backlog from the first claim on: the loop never has a free thread
+    # to claim for, so only the thread's own claims can take the limited queue's run.
+    with running_worker(concurrency=1, poll_interval=0.1):
+        wait_for(lambda: queued.count() < len(backlog) - 2, what="the thread to work through the backlog")
+        handle = w.limited.enqueue(w.three_steps)
+        assert handle.result(timeout=30) == ["a", "b", "c"]
+        left = queued.count()
+    assert left > 0, "the limited queue's run waited for the whole default backlog"
+
+
+def test_with_limited_queues_declared_a_runs_end_still_leases_the_next_run_of_the_others():
+    worker = Worker(concurrency=1, poll_interval=3600)
+    durable.start(w.three_steps)
+    [run] = worker.claim(1)
+    w.limited.enqueue(w.three_steps)  # older, but a limited queue's claim counts its slots
+    following = durable.start(w.three_steps)
+    assert worker._claim_with_end() is None  # a poll interval's first end: the limited queues' turn
+    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, then=worker._claim_with_end(),
+                     confirmed_at=time.monotonic() + 60)  # fmt: skip
+    outcome = execute(run, ctx)
+    assert outcome.kind == "succeeded"
+    assert [r.id for r in outcome.leased] == [following.id]

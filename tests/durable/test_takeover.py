@@ -25,8 +25,8 @@ LEASE = timedelta(seconds=30)
 
 @pytest.fixture
 def unlimited(monkeypatch):
-    """No queue limits (the test suite declares some): a thread leases its next run with each end,
-    as it does in an application without them."""
+    """No queue limits (the test suite declares some): a thread leases its next run with every
+    end, none left to the limited queues' turn (``test_queues``), as in an application without them."""
     monkeypatch.setattr("durable.worker.limited_queues", lambda: [])
 
 
