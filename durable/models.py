@@ -55,10 +55,6 @@ class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
     def finished(self) -> "WorkflowRunQuerySet":
         return self.filter(status__in=TERMINAL)
 
-    def runnable(self, now: datetime) -> "WorkflowRunQuerySet":
-        """Ready to be claimed: enqueued, a deadline passed, or a dead worker's lease ran out."""
-        return self.filter(ready_at__lte=now)
-
     def enqueued(self, now: datetime) -> "WorkflowRunQuerySet":
         """Enqueued runs in the order workers take them: priority, then age."""
         return self.filter(status=Status.ENQUEUED, ready_at__lte=now).order_by("priority", "ready_at")

@@ -138,6 +138,15 @@ _PICKED = (
 )
 
 
+def runnable(alias: str, now: datetime) -> bool:
+    """Whether any run is runnable in any queue: one read, each status from its partial index."""
+    exists = "EXISTS (SELECT 1 FROM durable_workflowrun INDEXED BY {} WHERE ready_at <= %s AND status = '{}')"
+    parts = [exists.format(index, status) for status, index, _ in _PICKED]
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"SELECT {' OR '.join(parts)}", [_adapt(alias, now)] * len(parts))
+        return bool(cursor.fetchone()[0])
+
+
 def claim(alias: str, request: ClaimRequest) -> tuple[ClaimedRun, ...]:
     """Lease up to ``request.limit`` runnable runs: due ones first (back from a wait, then, with
     ``request.takeover``, a dead worker's), then enqueued ones by priority."""

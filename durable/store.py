@@ -240,9 +240,7 @@ def _sqlite_idle(now: datetime) -> bool:
     start, send and step that comes meanwhile wait for it, sleeping in the busy handler's steps
     of 1, 2, 5, 10 ms and more. A run made runnable after this read is no lost wake-up: its
     start or send wakes the workers once it commits (``notify``), and they claim again."""
-    return _sqlite_outside_transaction() and not any(
-        runs.exists() for runs in (_runs().due(now), _runs().expired(now), _runs().enqueued(now))
-    )
+    return _sqlite_outside_transaction() and not sqlitesql.runnable(db(), now)
 
 
 def _sqlite_outside_transaction() -> bool:

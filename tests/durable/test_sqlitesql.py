@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection
 from django.db.backends.signals import connection_created
+from django.utils import timezone
 
 import durable
-from durable import groupcommit, writelock
+from durable import groupcommit, sqlitesql, writelock
 from durable.context import RunContext
 from durable.execution import execute
 from durable.models import Checkpoint, WorkflowRun
@@ -109,3 +110,18 @@ def test_a_run_taken_over_is_claimed_again_with_its_start_and_one_more_recovery_
     assert again.id == run.id and again.recovered and again.recovery_attempts == 1
     assert again.started_at == started
     assert WorkflowRun.objects.get(id=handle.id).started_at == started
+
+
+def test_a_worker_looks_outside_the_write_lock_for_runnable_runs_and_finds_each_kind():
+    def runnable() -> bool:
+        return sqlitesql.runnable("default", timezone.now())
+
+    now = timezone.now()
+    parked = durable.start(w.parks, "a").id
+    WorkflowRun.objects.filter(id=parked).update(status="WAITING", ready_at=now + timedelta(hours=1))
+    assert not runnable(), "a run parked until later is not runnable"
+    for status, ready_at in [("WAITING", now), ("RUNNING", now - timedelta(seconds=1)), ("ENQUEUED", now)]:
+        WorkflowRun.objects.filter(id=parked).update(status=status, ready_at=ready_at)
+        assert runnable(), f"a {status} run ready at {ready_at} is runnable"
+    WorkflowRun.objects.filter(id=parked).update(status="RUNNING", ready_at=now + timedelta(seconds=30))
+    assert not runnable(), "a run under a live lease is not runnable"
