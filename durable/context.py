@@ -45,6 +45,9 @@ class RunContext:
     then: "ClaimRequest | None" = None
     # The runs leased with this run's park, for the thread's next turn.
     leased: "tuple[ClaimedRun, ...]" = ()
+    # Whether ``checkpoints`` holds the run's whole history (read, or none to read): its end tells
+    # ``run_finished``'s receivers which operations it recorded.
+    history_read: bool = False
     # When the database last confirmed that this worker holds the run (its claim, or a write
     # that checked the lease), on the monotonic clock.
     confirmed_at: float = field(default_factory=time.monotonic)

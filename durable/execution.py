@@ -71,6 +71,7 @@ def _execute(run: ClaimedRun, ctx: RunContext) -> Outcome:
         ctx.checkpoints[ctx.pending.seq] = ctx.pending  # a step's result that a database fault kept from the table
     else:
         ctx.pending = None
+    ctx.history_read = True
     token = activate(ctx)
     try:
         result = wf.fn(*args, **kwargs)
@@ -100,7 +101,8 @@ def _fail(run: ClaimedRun, ctx: RunContext, exc: BaseException, trace: str) -> O
 
 
 def _end(run: ClaimedRun, ctx: RunContext, kind: str, **fields: Any) -> Outcome:
-    finished = store.finish(run.id, ctx.owner, run.parent_id, fields, pending=ctx.pending, then=ctx.then)
+    operations = frozenset(cp.name for cp in ctx.checkpoints.values()) if ctx.history_read else None
+    finished = store.finish(run.id, ctx.owner, run.parent_id, fields, ctx.pending, ctx.then, operations)
     ctx.pending = None
     return Outcome(kind if finished.recorded else "interrupted", leased=finished.leased, looked=finished.looked)
 

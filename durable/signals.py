@@ -9,7 +9,12 @@ from django.dispatch import Signal
 # (logger "django.dispatch") and undoes nothing.
 run_cancelled = Signal()
 
-# Sent (sender=WorkflowRun, run_id=..., status="SUCCESS" or "ERROR") once a run's end has committed.
+# Sent (sender=WorkflowRun, run_id=..., status="SUCCESS" or "ERROR", operations=...) once a run's
+# end has committed. ``operations``: a frozenset of the names the run's history records (its steps'
+# names, its recvs' topics...), so that a receiver that cares about one operation can skip the
+# runs that never did it without a query; None when the worker ended the run without reading its
+# history (it failed before its replay: its workflow could not be imported, or it was recovered
+# too many times).
 run_finished = Signal()
 
 # Sent (sender=WorkflowRun, run_id=...) once ``durable.resume`` of a cancelled, failed or parked run

@@ -528,11 +528,13 @@ def finish(
     fields: dict[str, Any],
     pending: Checkpoint | None = None,
     then: ClaimRequest | None = None,
+    operations: frozenset[str] | None = None,
 ) -> Finished:
     """Record a run's end (by the worker holding it) with its deferred last checkpoint, wake
     whoever waits on it, and lease the runs ``then`` asks for: in the same statement on
     PostgreSQL (without a parent), in the same transaction on SQLite. ``recorded`` is False if
-    the run was no longer ``owner``'s."""
+    the run was no longer ``owner``'s. ``operations``: the names in the run's whole history, for
+    ``run_finished`` (None: not known)."""
     now = timezone.now()
     values = dict(ready_at=None, lease_owner="", wait_topic=None, wait_until=None, finished_at=now, updated_at=now)
     values.update(fields)
@@ -542,7 +544,7 @@ def finish(
             db(), lambda: statements.finish(db(), run_id, owner, values, pending, topic, then)
         )
         if finished.recorded:
-            _finished(run_id, fields["status"])
+            _finished(run_id, fields["status"], operations)
         return finished
     try:
         with writelock.atomic(db()):
@@ -556,13 +558,15 @@ def finish(
             leased = _claim_orm(then) if then is not None and not _pg() else ()
     except IntegrityError:
         return Finished(False)  # another worker recorded the last step: the run is no longer ours
-    _finished(run_id, fields["status"])
+    _finished(run_id, fields["status"], operations)
     return Finished(True, leased, looked=then is not None and not _pg())
 
 
-def _finished(run_id: str, status: str) -> None:
-    send = signals.run_finished.send_robust
-    transaction.on_commit(lambda: send(sender=WorkflowRun, run_id=run_id, status=status), using=db())
+def _finished(run_id: str, status: str, operations: frozenset[str] | None) -> None:
+    def send() -> None:
+        signals.run_finished.send_robust(sender=WorkflowRun, run_id=run_id, status=status, operations=operations)
+
+    transaction.on_commit(send, using=db())
 
 
 # --- management -----------------------------------------------------------------------------

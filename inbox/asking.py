@@ -16,7 +16,16 @@ from . import forks, notifying, wire
 from . import schema as schemas
 from .decision import Decision, Outcome, RequestExpired
 from .escalating import Timer, escalate
-from .models import DB_STEP_INTERVAL, DB_STEP_RETRIES, INBOX_TOPIC, Choice, OnExpiry, Request, RequestStatus
+from .models import (
+    DB_STEP_INTERVAL,
+    DB_STEP_RETRIES,
+    INBOX_TOPIC,
+    PUBLISH_STEP,
+    Choice,
+    OnExpiry,
+    Request,
+    RequestStatus,
+)
 
 # Request ids are uuid5(this, "<run id>:<step seq>"): the same on every retry and replay.
 REQUEST_NAMESPACE = uuid.UUID("5b0e3c36-8f2a-4c55-9a57-3c6f0d1f6a10")
@@ -154,7 +163,7 @@ def _decision(fields: dict[str, str], spec: Spec) -> Decision:
     )
 
 
-@durable.step(name="inbox.publish_request", retries=DB_STEP_RETRIES, interval=DB_STEP_INTERVAL)
+@durable.step(name=PUBLISH_STEP, retries=DB_STEP_RETRIES, interval=DB_STEP_INTERVAL)
 def publish_request(spec: Spec, deadline: datetime | None, escalate_at: datetime | None = None) -> str:
     """Create the Request row; its id comes from the step id, so a retried step finds its own row."""
     request_id = uuid.uuid5(REQUEST_NAMESPACE, durable.step_id())

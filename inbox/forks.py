@@ -14,9 +14,8 @@ from typing import Any
 from durable.models import Checkpoint, StepKind
 
 from . import wire
-from .models import INBOX_TOPIC, Request, RequestStatus
+from .models import INBOX_TOPIC, PUBLISH_STEP, Request, RequestStatus
 
-PUBLISH_STEP = "inbox.publish_request"
 COPIED = ("agent", "title", "body_markdown", "action", "arguments", "schema", "choices", "assignee_kind",
           "assignee_name", "deadline", "on_expiry", "approvals_needed", "requester", "escalate_at",
           "escalate_to")  # fmt: skip

@@ -16,6 +16,8 @@ from .fields import OrderedJSONField
 # Every agent waits on this one topic, so "who is waiting for a human" is
 # WorkflowRun.objects.waiting(topic=INBOX_TOPIC): one indexed query.
 INBOX_TOPIC = "inbox"
+# The step of ``inbox.ask`` that makes a request: a run whose history lacks it made none.
+PUBLISH_STEP = "inbox.publish_request"
 # The inbox's own steps write only its tables, idempotently: retried at once when the database
 # says so (a serialization failure, everyday under CockroachDB's SERIALIZABLE isolation) instead
 # of failing the agent that asked.

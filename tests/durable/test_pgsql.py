@@ -188,9 +188,9 @@ def test_a_three_step_run_costs_three_statements_and_its_end_leases_the_next_run
     ctx.then = ClaimRequest(worker.id, timedelta(seconds=30), 1)
     ctx.confirmed_at = time.monotonic() + 60  # as just after the claim, however slow this machine is
     # The first two steps' checkpoints (each also checks for a cancel before the next step; the
-    # claim just did before the first), and the third with the run's end and the next claim; then
-    # the inbox's run_finished receiver closes the run's open requests (none here).
-    with django_assert_num_queries(4):
+    # claim just did before the first), and the third with the run's end and the next claim. The
+    # inbox's run_finished receiver writes nothing: the run asked nobody.
+    with django_assert_num_queries(3):
         outcome = execute(run, ctx)
     assert outcome.kind == "succeeded"
     assert [r.id for r in outcome.leased] == [second.id]
@@ -230,7 +230,7 @@ def test_a_step_checks_for_a_cancel_when_nothing_confirmed_the_lease_just_before
     worker = Worker(concurrency=1)
     [run] = worker.claim(1)
     ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, confirmed_at=0.0)
-    with django_assert_num_queries(5):  # the lease check, then as above
+    with django_assert_num_queries(4):  # the lease check, then as above
         assert execute(run, ctx).kind == "succeeded"
 
 
@@ -246,6 +246,6 @@ def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_
     assert (recv.kind, recv.finished_at is not None) == ("recv", True)
     assert Message.objects.get(destination_id=handle.id).consumed_at is not None
     # The replay finds the recv done: it returns the message without a query of its own.
-    with django_assert_num_queries(2):  # the run's end, and the inbox's run_finished receiver
+    with django_assert_num_queries(1):  # the run's end (it asked nobody: no inbox statement)
         assert execute(woken, RunContext(run_id=woken.id, owner=worker.id, checkpoints={})).kind == "succeeded"
     assert handle.result(timeout=1) == ["the answer"]

@@ -1,4 +1,5 @@
-"""durable.run_cancelled: sent once a cancel of an unfinished run commits, and never otherwise."""
+"""The signals the engine sends: run_cancelled once a cancel of an unfinished run commits, and never
+otherwise; run_finished with the operations of the run's history."""
 
 import pytest
 from django.db import transaction
@@ -7,7 +8,7 @@ import durable
 from durable import signals
 from durable.models import WorkflowRun
 from tests import workflows as w
-from tests.durable.conftest import run_of, wait_status
+from tests.durable.conftest import run_of, running_worker, wait_for, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,3 +81,22 @@ def test_a_failing_receiver_is_logged_and_does_not_undo_the_cancel(sent, caplog)
     assert run_of(handle).status == "CANCELLED"
     assert "a receiver that fails" in caplog.text
     assert sent == [(WorkflowRun, handle.id)]  # the other receivers still ran
+
+
+def test_run_finished_names_the_operations_its_history_records_or_none_when_not_read():
+    ended: dict[str, tuple[str, frozenset[str] | None]] = {}
+
+    def receiver(sender, run_id, status, operations, **kwargs):
+        ended[run_id] = (status, operations)
+
+    durable.run_finished.connect(receiver)
+    try:
+        steps = durable.start(w.three_steps)
+        unknown = durable.start(w.three_steps)
+        WorkflowRun.objects.filter(id=unknown.id).update(target="tests.workflows.no_such_workflow", name="gone")
+        with running_worker():
+            wait_for(lambda: len(ended) == 2, what="both runs to end")
+    finally:
+        durable.run_finished.disconnect(receiver)
+    assert ended[steps.id] == ("SUCCESS", frozenset({"record"}))  # its three steps, one step function
+    assert ended[unknown.id] == ("ERROR", None)  # failed before its replay: its history was not read

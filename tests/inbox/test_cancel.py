@@ -3,7 +3,6 @@ reviewer's decision) through the engine's signals, and open again when the run i
 
 import html
 import importlib
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -16,7 +15,6 @@ from django.utils import timezone
 import durable
 from durable.models import Message, Status, WorkflowRun
 from inbox.models import DecisionRecord, Request, RequestStatus
-from tests import workflows as tests_workflows
 from tests.conftest import post_decision
 from tests.durable.conftest import running_worker, wait_for
 from tests.inbox import workflows as w
@@ -149,18 +147,36 @@ def test_a_failing_receiver_does_not_undo_the_cancel_nor_the_inbox_close(worker,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_whose_run_ends_is_closed_as_run_ended_and_opening_it_writes_nothing(reviewer_client):
-    handle = durable.start(tests_workflows.adder, 1, 2)
-    req = Request.objects.create(id=uuid.uuid4(), run_id=handle.id, agent="adder", title="Add?", choices=["approve"])
-    page = text(reviewer_client.get(reverse("inbox:detail", args=[req.id])))  # a GET changes nothing
-    req.refresh_from_db()
-    assert req.status == RequestStatus.OPEN and 'id="approve-form"' in page
+def test_a_request_whose_run_ends_without_a_decision_is_closed_as_run_ended(reviewer_client, monkeypatch):
+    def broken(run_id, request_id):
+        raise RuntimeError("the agent broke between its request and its wait")
+
+    monkeypatch.setattr("inbox.asking.forks.request_id_for", broken)  # the in-process worker's ask
+    handle = durable.start(w.asker)
     with running_worker():
-        assert handle.result(timeout=10) == 3
+        wait_for(lambda: WorkflowRun.objects.get(id=handle.id).status == Status.ERROR, what="the run to fail")
+        req = Request.objects.get(run_id=handle.id)
         wait_for(lambda: Request.objects.get(id=req.id).status == RequestStatus.ENDED, what="the request to close")
     req.refresh_from_db()
     assert req.closed_at is not None
     assert "Run ended" in text(reviewer_client.get(reverse("inbox:detail", args=[req.id])))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_run_fails_before_its_replay_is_closed_as_run_ended(monkeypatch):
+    # An agent waiting in the inbox whose worker died once too often: the next worker fails the run
+    # without replaying it, so the engine cannot tell the inbox whether the run asked anyone.
+    handle = durable.start(w.asker)
+    with running_worker():
+        req = waiting_request(handle.id)
+    run = WorkflowRun.objects.get(id=handle.id)
+    WorkflowRun.objects.filter(id=run.id).update(
+        status=Status.RUNNING, lease_owner="a dead worker", ready_at=timezone.now() - timedelta(seconds=1),
+        recovery_attempts=run.max_recovery_attempts,
+    )  # fmt: skip
+    with running_worker():
+        wait_for(lambda: Request.objects.get(id=req.id).status == RequestStatus.ENDED, what="the request to close")
+    assert WorkflowRun.objects.get(id=run.id).error_message.startswith("MaxRecoveryAttemptsExceeded")
 
 
 @pytest.mark.django_db
