@@ -104,13 +104,14 @@ def _three_tools(messages: list[Any], info: Any) -> Any:
     return ModelResponse(parts=[TextPart("done")])
 
 
-def _bench_agent() -> Any:
+def _bench_agent(durable: bool = True) -> Any:
+    """The benchmark's agent; ``durable=False``: the same agent, model and tools without durability."""
     from pydantic_ai import Agent
     from pydantic_ai.models.function import FunctionModel
 
     from durable.pydantic_ai import Durability
 
-    agent: Any = Agent(FunctionModel(_three_tools), name="bench", capabilities=[Durability()])
+    agent: Any = Agent(FunctionModel(_three_tools), name="bench", capabilities=[Durability()] if durable else [])
     for name in ("tool_a", "tool_b", "tool_c"):
         agent.tool_plain(name=name)(_tool)
     return agent
