@@ -31,6 +31,7 @@ FIGURES = {
     "inbox_list_queries_10k",
     "takeover_s_1k",
     "agent_run_ms",
+    "agent_run_plain_ms",
     "park_per_s",
     "workflows_per_s_4c",
     "decision_to_agent_ms_p50",
