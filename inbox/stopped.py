@@ -7,12 +7,10 @@ process killed between the commit and the signal). A resumed run (``durable.run_
 its stopped requests opened again: it replays ``ask`` and waits for them once more.
 """
 
-import functools
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field
 from django.utils import timezone
 
 from durable.models import TERMINAL, Status, WorkflowRun
@@ -33,36 +31,15 @@ def close_requests_of_ended_run(
     """Receiver of ``durable.run_finished``: close the run's open requests as ended, in one UPDATE.
     It runs at the end of every run, most of which asked nobody: a run whose history has no
     ``publish_request`` step made no request (a fork's copies are of requests published in its
-    copied history), so it skips them without a statement. Otherwise the statement is written out
-    (built by the ORM it cost a worker 0.4 ms of CPU per run, 0.15 ms written out). On SQLite it
-    looks first: an UPDATE takes the database's one write lock even when it changes nothing (the
-    run's requests, if any, are made by the run itself, so none can appear after it ended)."""
+    copied history), so it skips them without a statement. On SQLite it looks first: an UPDATE
+    takes the database's one write lock even when it changes nothing (the run's requests, if any,
+    are made by the run itself, so none can appear after it ended)."""
     if operations is not None and PUBLISH_STEP not in operations:
         return
-    look, close = _ended_run_sql()
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(look, [run_id, RequestStatus.OPEN])
-            if cursor.fetchone() is None:
-                return
-        cursor.execute(close, [RequestStatus.ENDED, timezone.now(), run_id, RequestStatus.OPEN])
-
-
-@functools.cache
-def _ended_run_sql() -> tuple[str, str]:
-    """The look for a run's open requests and their closing, with the model's names."""
-    table = Request._meta.db_table
-
-    def column(name: str) -> str:
-        field = Request._meta.get_field(name)
-        assert isinstance(field, Field)
-        return str(field.column)
-
-    where = f"{column('run')} = %s AND {column('status')} = %s"
-    return (
-        f"SELECT 1 FROM {table} WHERE {where} LIMIT 1",
-        f"UPDATE {table} SET {column('status')} = %s, {column('closed_at')} = %s WHERE {where}",
-    )
+    open_requests = Request.objects.filter(run_id=run_id, status=RequestStatus.OPEN)
+    if connection.vendor == "sqlite" and not open_requests.exists():
+        return
+    open_requests.update(status=RequestStatus.ENDED, closed_at=timezone.now())
 
 
 def reopen_requests_of_resumed_run(sender: Any, run_id: str, **kwargs: Any) -> None:
