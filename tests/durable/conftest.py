@@ -2,13 +2,17 @@
 
 import contextlib
 import threading
+import time
 
 from django.db import connection
 from django.utils import timezone
 
 import durable
 from durable import groupcommit
+from durable.context import RunContext
+from durable.execution import execute
 from durable.models import Checkpoint, WorkflowRun
+from durable.records import ClaimedRun, ClaimRequest
 from durable.worker import Worker
 from tests import workflows as w
 from tests.conftest import wait_for as wait_for  # the one definition, for the tests that import it here
@@ -98,3 +102,13 @@ def write_in_thread(run_id: str, seq: int, owner: str, results: dict) -> threadi
     thread = threading.Thread(target=write, name=f"writer-{run_id[:8]}")
     thread.start()
     return thread
+
+
+def leased_by_end(worker: Worker, run: ClaimedRun, then: ClaimRequest | None) -> list[str]:
+    """Execute ``run`` (claimed by ``worker``) to its end, which leases the runs ``then`` asks for:
+    their ids."""
+    # confirmed_at: as just after the claim, however slow this machine is
+    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, then=then, confirmed_at=time.monotonic() + 60)
+    outcome = execute(run, ctx)
+    assert outcome.kind == "succeeded"
+    return [r.id for r in outcome.leased]

@@ -1,17 +1,13 @@
 """durable.Queue: a global concurrency limit across workers, a per-worker limit, priorities, and
 limited queues served beside a backlog on the others."""
 
-import time
-
 import pytest
 
 import durable
-from durable.context import RunContext
-from durable.execution import execute
 from durable.models import WorkflowRun
 from durable.worker import Worker
 from tests import workflows as w
-from tests.durable.conftest import concurrency_from_ledger, running_worker, wait_for, wait_started
+from tests.durable.conftest import concurrency_from_ledger, leased_by_end, running_worker, wait_for, wait_started
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,8 +115,4 @@ def test_with_limited_queues_declared_a_runs_end_still_leases_the_next_run_of_th
     w.limited.enqueue(w.three_steps)  # older, but a limited queue's claim counts its slots
     following = durable.start(w.three_steps)
     assert worker._claim_with_end() is None  # a poll interval's first end: the limited queues' turn
-    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, then=worker._claim_with_end(),
-                     confirmed_at=time.monotonic() + 60)  # fmt: skip
-    outcome = execute(run, ctx)
-    assert outcome.kind == "succeeded"
-    assert [r.id for r in outcome.leased] == [following.id]
+    assert leased_by_end(worker, run, worker._claim_with_end()) == [following.id]

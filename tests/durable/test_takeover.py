@@ -2,7 +2,6 @@
 which lease their next run with each end or park, look once a poll interval, so a backlog never
 starves a dead worker's runs."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -10,13 +9,11 @@ from django.utils import timezone
 
 import durable
 from durable import store
-from durable.context import RunContext
-from durable.execution import execute
 from durable.models import Status, WorkflowRun
-from durable.records import ClaimedRun, ClaimRequest
+from durable.records import ClaimRequest
 from durable.worker import Worker
 from tests import workflows as w
-from tests.durable.conftest import running_worker, wait_for
+from tests.durable.conftest import leased_by_end, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,14 +82,4 @@ def test_the_run_leased_with_a_runs_end_is_the_highest_priority_one_with_or_with
     assert run.id == first.id
     durable.start(w.three_steps)
     urgent = durable.start(w.three_steps, priority=-1)  # started later, to go before priority 0
-    assert _end_leasing_one(worker, run, takeover) == [urgent.id]
-
-
-def _end_leasing_one(worker: Worker, run: ClaimedRun, takeover: bool) -> list[str]:
-    """Execute ``run`` to its end, which leases one more run: its id."""
-    then = ClaimRequest(worker.id, LEASE, 1, takeover=takeover)
-    # confirmed_at: as just after the claim, however slow this machine is
-    ctx = RunContext(run_id=run.id, owner=worker.id, checkpoints={}, then=then, confirmed_at=time.monotonic() + 60)
-    outcome = execute(run, ctx)
-    assert outcome.kind == "succeeded"
-    return [r.id for r in outcome.leased]
+    assert leased_by_end(worker, run, ClaimRequest(worker.id, LEASE, 1, takeover=takeover)) == [urgent.id]
