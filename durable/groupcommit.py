@@ -1,44 +1,50 @@
-"""Group commit: the checkpoints that a worker's threads record at the same moment share one
-statement and one commit.
+"""Group commit: what a worker's threads write at the same moment shares one statement and one
+commit.
 
-A checkpoint must be committed before its run goes on, and each commit costs the server a
-transaction and a disk flush whatever it holds. So a thread that has a checkpoint to write
-while another thread's write is in flight queues it; when that write returns, the oldest queued
-thread becomes the writer and takes everything queued so far in one multi-row statement (on
-SQLite, one transaction: ``sqlitesql``). Alone,
-a thread writes at once, as it would without this; under load, commits carry many checkpoints.
-Only writes outside a transaction are grouped: one inside a caller's transaction must commit
-or roll back with it.
+Each of a run's durable operations is a committed write, and each commit costs the server a
+transaction (and a disk flush, for a checkpoint) and a statement's set-up whatever it holds. So
+a thread that has something to write while another thread's write of the same kind is in flight
+queues it; when that write returns, the oldest queued thread becomes the writer and takes
+everything queued so far in one multi-row statement (on SQLite, one transaction: ``sqlitesql``).
+Alone, a thread writes at once, as it would without this; under load, statements carry many
+writes. Two kinds are grouped: checkpoints (``CheckpointWriter``) and recvs that park
+(``Receiver``, PostgreSQL only). Only writes outside a transaction are grouped: one inside a
+caller's transaction must commit or roll back with it.
 """
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from . import pgsql, sqlitesql
 from .models import Checkpoint
+from .records import ClaimRequest, Received
+
+W = TypeVar("W")
 
 
 @dataclass
-class _Write:
-    cp: Checkpoint
-    owner: str
+class _Queued(Generic[W]):
+    write: W
     ready: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # promoted: this thread writes the next batch
     done: bool = False
-    outcome: bool | BaseException = False  # held (the run is still this owner's), or the error
+    outcome: Any = None  # what the write returned, or the error it raised
 
 
-class CheckpointWriter:
+class Group(Generic[W]):
+    """A queue of writes of one kind; ``_execute`` writes a batch and returns each one's outcome
+    (a value, or an exception to raise in that write's thread)."""
+
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self.lock = threading.Lock()
-        self.queue: list[_Write] = []
+        self.queue: list[_Queued[W]] = []
         self.writing = False
 
-    def write(self, cp: Checkpoint, owner: str) -> bool:
-        """Insert ``cp`` (alone or with others) and tell whether ``owner`` still holds its run.
-        Raises what the insert raised (IntegrityError: another worker recorded this seq)."""
-        me = _Write(cp, owner)
+    def submit(self, write: W) -> Any:
+        me = _Queued(write)
         with self.lock:
             self.queue.append(me)
             me.lead = not self.writing
@@ -51,7 +57,7 @@ class CheckpointWriter:
         with self.lock:
             batch, self.queue = self.queue, []
         try:
-            self._insert(batch)
+            self._write(batch)
         finally:
             with self.lock:
                 if self.queue:
@@ -61,34 +67,97 @@ class CheckpointWriter:
                     self.writing = False
         return _result(me)
 
-    def _insert(self, batch: list[_Write]) -> None:
-        outcomes: list[bool | BaseException]
+    def _write(self, batch: list[_Queued[W]]) -> None:
+        outcomes: list[Any]
         try:
-            if not pgsql.enabled(self.alias):  # SQLite: one transaction
-                outcomes = sqlitesql.insert_checkpoints(self.alias, [(w.cp, w.owner) for w in batch])
-            elif len(batch) == 1:
-                outcomes = [pgsql.insert_checkpoint(self.alias, batch[0].cp, batch[0].owner)]
-            else:
-                outcomes = pgsql.insert_checkpoints(self.alias, [(w.cp, w.owner) for w in batch])
+            outcomes = self._execute([q.write for q in batch])
         except BaseException as exc:  # every thread in the batch sees the error, as if alone
             outcomes = [exc] * len(batch)
-        for write, outcome in zip(batch, outcomes, strict=True):
-            write.outcome, write.done = outcome, True
-            write.ready.set()
+        for queued, outcome in zip(batch, outcomes, strict=True):
+            queued.outcome, queued.done = outcome, True
+            queued.ready.set()
+
+    def _execute(self, writes: list[W]) -> list[Any]:
+        raise NotImplementedError
 
 
-def _result(write: _Write) -> bool:
-    if isinstance(write.outcome, BaseException):
-        raise write.outcome
-    return write.outcome
+def _result(queued: _Queued[Any]) -> Any:
+    if isinstance(queued.outcome, BaseException):
+        raise queued.outcome
+    return queued.outcome
 
 
-_writers: dict[str, CheckpointWriter] = {}
-_writers_lock = threading.Lock()
+class CheckpointWriter(Group[tuple[Checkpoint, str]]):
+    def write(self, cp: Checkpoint, owner: str) -> bool:
+        """Insert ``cp`` (alone or with others) and tell whether ``owner`` still holds its run.
+        Raises what the insert raised (IntegrityError: another worker recorded this seq)."""
+        return bool(self.submit((cp, owner)))
+
+    def _execute(self, writes: list[tuple[Checkpoint, str]]) -> list[bool | BaseException]:
+        if not pgsql.enabled(self.alias):  # SQLite: one transaction
+            return sqlitesql.insert_checkpoints(self.alias, writes)
+        if len(writes) == 1:
+            return [pgsql.insert_checkpoint(self.alias, *writes[0])]
+        return pgsql.insert_checkpoints(self.alias, writes)
+
+
+@dataclass(frozen=True)
+class _Receive:
+    ask: pgsql.Ask
+    then: ClaimRequest | None
+
+
+class Receiver(Group[_Receive]):
+    """Recvs on PostgreSQL: each takes its message or parks its run and leases the thread's next
+    run (``pgsql.receive``); several threads' recvs share one statement (``pgsql.receive_many``)."""
+
+    def receive(
+        self, cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None
+    ) -> Received | None:
+        """As ``pgsql.receive``: raises ``pgsql.Changed`` when the recv must run again."""
+        result: Received | None = self.submit(_Receive(pgsql.Ask(cp, owner, deadline), then))
+        return result
+
+    def _execute(self, writes: list[_Receive]) -> list[Received | BaseException | None]:
+        if len(writes) == 1:  # alone: the single statement (its Changed reaches the one thread)
+            ask, then = writes[0].ask, writes[0].then
+            return [pgsql.receive(self.alias, ask.cp, ask.owner, ask.deadline, then)]
+        # One statement per shape of next-run request (almost always one): a shape's requests
+        # differ at most in whether they look for a dead worker's runs, and then all look.
+        shapes: dict[ClaimRequest | None, list[int]] = {}
+        for i, w in enumerate(writes):
+            shapes.setdefault(None if w.then is None else replace(w.then, takeover=False), []).append(i)
+        outcomes: list[Received | BaseException | None] = [None] * len(writes)
+        for shape, positions in shapes.items():
+            then = None
+            if shape is not None:
+                then = replace(shape, takeover=any(writes[i].then.takeover for i in positions))  # type: ignore[union-attr]
+            done: list[Received | BaseException | None]
+            try:
+                done = list(pgsql.receive_many(self.alias, [writes[i].ask for i in positions], then))
+            except BaseException as exc:  # this shape's statement only: the others' may have committed
+                done = [exc] * len(positions)
+            for i, outcome in zip(positions, done, strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+
+_groups: dict[tuple[type, str], Any] = {}
+_groups_lock = threading.Lock()
+
+
+def _group(kind: type, alias: str) -> Any:
+    with _groups_lock:
+        if (kind, alias) not in _groups:
+            _groups[(kind, alias)] = kind(alias)
+        return _groups[(kind, alias)]
 
 
 def writer(alias: str) -> CheckpointWriter:
-    with _writers_lock:
-        if alias not in _writers:
-            _writers[alias] = CheckpointWriter(alias)
-        return _writers[alias]
+    group: CheckpointWriter = _group(CheckpointWriter, alias)
+    return group
+
+
+def receiver(alias: str) -> Receiver:
+    group: Receiver = _group(Receiver, alias)
+    return group

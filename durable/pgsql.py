@@ -11,6 +11,7 @@ Behind a pooler in transaction mode that cannot keep prepared statements (PgBoun
 import functools
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -139,10 +140,15 @@ _CLAIMED = (
 )  # fmt: skip
 
 
-def claim_sql(request: ClaimRequest, relaxed: bool, when: str = "") -> tuple[str, dict[str, Any]]:
+def claim_sql(
+    request: ClaimRequest, relaxed: bool, when: str = "", limit: str = "%(limit)s"
+) -> tuple[str, dict[str, Any]]:
     """The CTEs that pick the runs ``request`` asks for and lease them (``leased``: one row per
     run, with its history), and their parameters. ``relaxed``: commit without waiting for the flush;
-    ``when``: a further condition on the runs picked (``AND ...``)."""
+    ``when``: a further condition on the runs picked (``AND ...``); ``limit``: how many of the
+    ``request.limit`` picked to lease (an expression over the statement's other CTEs). Each pick
+    keeps ``request.limit`` as its own LIMIT: a generic plan for a pick whose LIMIT is an
+    expression sorted every enqueued run instead of reading the index's first few."""
     now = timezone.now()
     params: dict[str, Any] = {"now": now, "limit": request.limit, "owner": request.owner,
                               "lease_until": now + request.lease, "only": request.only,
@@ -157,13 +163,22 @@ def claim_sql(request: ClaimRequest, relaxed: bool, when: str = "") -> tuple[str
         request.takeover,
         relaxed,
         when,
+        limit,
     )
     return text, params
 
 
 @functools.cache
 def _claim_text(
-    only: bool, queues: bool, exclude: bool, version: bool, started_only: bool, takeover: bool, relaxed: bool, when: str
+    only: bool,
+    queues: bool,
+    exclude: bool,
+    version: bool,
+    started_only: bool,
+    takeover: bool,
+    relaxed: bool,
+    when: str,
+    limit: str,
 ) -> str:
     """``claim_sql``'s statement for a request of that shape: a few shapes per worker, each built once."""
     conditions: list[str] = [when]
@@ -186,7 +201,7 @@ def _claim_text(
     picks = [_PICK.format(name=name, status=status, order=order, queues=queue, also=also)
              for (name, status, order), also in sources]  # fmt: skip
     union = " UNION ALL ".join(f"(SELECT * FROM {name})" for (name, _, _), _ in sources)
-    picking = ", ".join([*picks, f"picked AS ({union} LIMIT %(limit)s)"])
+    picking = ", ".join([*picks, f"picked AS ({union} LIMIT {limit})"])
     update = _CLAIM_UPDATE.format(relaxed=_RELAXED if relaxed else "", version=set_version)
     return f"{picking}, {update}"
 
@@ -303,14 +318,14 @@ def _json_rows(writes: list[tuple[Checkpoint, str]]) -> str:
     statement on every execution: it knows their lengths when planning for given values, so
     that plan always looked cheaper than the one for any values. A JSON parameter looks the
     same to the planner whatever it holds, so the statement is planned once per connection."""
-    rows = []
-    for position, (cp, owner) in enumerate(writes):
-        row = {c: getattr(cp, c) for c in _CHECKPOINT_COLUMNS}
-        for c in ("deadline", "started_at", "finished_at"):
-            row[c] = None if row[c] is None else row[c].isoformat()
-        row.update(owner=owner, position=position)
-        rows.append(row)
-    return json.dumps(rows)
+    return json.dumps([{**_checkpoint_row(cp), "owner": owner, "position": i} for i, (cp, owner) in enumerate(writes)])
+
+
+def _checkpoint_row(cp: Checkpoint) -> dict[str, Any]:
+    row = {c: getattr(cp, c) for c in _CHECKPOINT_COLUMNS}
+    for c in ("deadline", "started_at", "finished_at"):
+        row[c] = None if row[c] is None else row[c].isoformat()
+    return row
 
 
 def finish(
@@ -479,6 +494,24 @@ def consume(alias: str, cp: Checkpoint, owner: str, now: datetime) -> tuple[str 
 _HELD_NOW = f"SELECT {_HELD}"
 
 
+# The rows are locked in the order of their ids, as a group of recvs locks them (``_RECEIVE_MANY``).
+_RENEW = f"""
+    UPDATE durable_workflowrun AS r SET ready_at = %(until)s, updated_at = %(now)s
+    FROM (
+        SELECT id FROM durable_workflowrun WHERE id = ANY(%(runs)s) AND {_lease_held("", "%(owner)s")}
+        ORDER BY id FOR NO KEY UPDATE
+    ) AS held
+    WHERE r.id = held.id AND {_lease_held("r.", "%(owner)s")}
+    RETURNING r.id
+"""
+
+
+def renew(alias: str, run_ids: list[str], owner: str, until: datetime) -> set[str]:
+    """Extend ``owner``'s lease on those of the runs it still holds, until ``until``; their ids."""
+    params = {"runs": run_ids, "owner": owner, "until": until, "now": timezone.now()}
+    return {run_id for (run_id,) in fetchall(alias, _RENEW, params)}
+
+
 def held(alias: str, run_id: str, owner: str) -> bool:
     """Whether ``owner`` still holds the run (not cancelled, not taken over)."""
     row = fetchone(alias, _HELD_NOW, [run_id, owner])
@@ -590,11 +623,22 @@ def receive(
     with cursor(alias) as c:
         c.execute(f"WITH {', '.join(ctes)} {select}", params)
         rows = c.fetchall()
-    held, current, body, taken, parked, pk = rows[0][:6]
+    leased = _take([row[6:] for row in rows if row[6] is not None], now) if then is not None else ()
+    outcome = _received(cp, now, leased, *rows[0][:6])
+    if isinstance(outcome, Changed):
+        raise outcome
+    return outcome
+
+
+def _received(
+    cp: Checkpoint, now: datetime, leased: tuple[ClaimedRun, ...], held: Any, current: Any, body: str | None,
+    taken: int | None, parked: Any, pk: int | None,
+) -> Received | Changed | None:  # fmt: skip
+    """What a recv's statement did for ``cp`` (see ``receive``), with ``cp`` updated to match."""
     if not held:
         return None
     if not current:
-        raise Changed(cp.run_id)
+        return Changed(cp.run_id)
     if body is not None:
         if taken is None:
             return None
@@ -606,5 +650,136 @@ def receive(
     else:
         return None
     cp._state.adding = False
-    leased = _take([row[6:] for row in rows if row[6] is not None], now) if then is not None else ()
     return Received(body, parked=body is None, leased=leased)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One recv of ``receive_many``: ``cp`` by ``owner``, parking until ``deadline``."""
+
+    cp: Checkpoint
+    owner: str
+    deadline: datetime | None
+
+
+# Several threads' recvs in one statement (``groupcommit.Receiver``): ``_RECEIVE`` for each row of
+# ``asks``, its proof unchanged row by row. The rows are locked in the order of their ids, as the
+# lease renewal locks them (``renew``), so two such statements, or one and a renewal, cannot
+# deadlock. Each run, and each saved recv checkpoint, is found by its id through a LATERAL subquery
+# with a LIMIT, which the planner cannot turn into a join that reads the whole table (a generic plan
+# is made once, maybe while the table was small); the checkpoint is then updated by its ctid. The
+# runs leased are as many as the recvs that parked and asked for one.
+_RECEIVE_MANY = f"""
+    asks AS (
+        SELECT * FROM json_to_recordset(%(asks)s::json) AS a(position integer, run varchar, owner varchar,
+            topic varchar, until timestamptz, cp_id bigint, seq integer, kind varchar, name varchar, output text,
+            error text, deadline timestamptz, attempts integer, started_at timestamptz, finished_at timestamptz,
+            lease boolean)
+    ), seen AS (
+        SELECT asks.position, s.tid FROM asks CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM durable_workflowrun WHERE id = asks.run LIMIT 1
+        ) AS s
+    ), locked AS (
+        SELECT ordered.position, l.tid, l.status, l.lease_owner
+        FROM (SELECT position, run FROM asks ORDER BY run) AS ordered CROSS JOIN LATERAL (
+            SELECT ctid AS tid, status, lease_owner FROM durable_workflowrun WHERE id = ordered.run {_RELAXED}
+            LIMIT 1 FOR NO KEY UPDATE
+        ) AS l
+    ), run AS (
+        SELECT asks.*, locked.tid FROM asks JOIN locked USING (position)
+        WHERE locked.status = 'RUNNING' AND locked.lease_owner = asks.owner
+    ), current AS (
+        SELECT run.* FROM run JOIN seen USING (position) WHERE run.tid = seen.tid
+    ), msg AS (
+        SELECT current.position, m.id, m.body FROM current CROSS JOIN LATERAL (
+            SELECT id, body FROM durable_message
+            WHERE destination_id = current.run AND topic = current.topic AND consumed_at IS NULL
+            ORDER BY id LIMIT 1 FOR UPDATE
+        ) AS m
+    ), new AS (
+        INSERT INTO durable_checkpoint ({_COLUMNS})
+        SELECT current.run, current.seq, current.kind, current.name,
+            CASE WHEN msg.id IS NULL THEN current.output ELSE msg.body END, current.error, current.deadline,
+            current.attempts, CASE WHEN msg.id IS NULL THEN current.started_at ELSE %(now)s END,
+            CASE WHEN msg.id IS NULL THEN current.finished_at ELSE %(now)s END
+        FROM current LEFT JOIN msg USING (position) WHERE current.cp_id IS NULL
+        ON CONFLICT (run_id, seq) DO NOTHING RETURNING id, run_id
+    ), pending AS (
+        UPDATE durable_checkpoint AS c SET output = p.body, finished_at = %(now)s
+        FROM (
+            SELECT msg.body, saved.tid FROM msg JOIN current USING (position) CROSS JOIN LATERAL (
+                SELECT ctid AS tid FROM durable_checkpoint WHERE id = current.cp_id LIMIT 1
+            ) AS saved
+        ) AS p
+        WHERE c.ctid = p.tid AND c.finished_at IS NULL RETURNING c.id, c.run_id
+    ), taken AS (
+        SELECT current.position, current.seq, msg.id AS message, cp.id
+        FROM current JOIN msg USING (position)
+            JOIN (SELECT id, run_id FROM new UNION ALL SELECT id, run_id FROM pending) AS cp ON cp.run_id = current.run
+    ), used AS (
+        UPDATE durable_message AS m SET consumed_at = %(now)s, consumed_seq = taken.seq
+        FROM taken WHERE m.id = taken.message
+    ), go AS (
+        SELECT current.* FROM current
+        WHERE NOT EXISTS (SELECT 1 FROM msg WHERE msg.position = current.position)
+            AND (current.cp_id IS NOT NULL OR EXISTS (SELECT 1 FROM new WHERE new.run_id = current.run))
+    ), parked AS (
+        UPDATE durable_workflowrun AS r
+        SET status = 'WAITING', wait_topic = go.topic, wait_until = go.until, ready_at = go.until,
+            lease_owner = '', updated_at = %(now)s
+        FROM go WHERE r.id = go.run
+        RETURNING go.position, go.lease
+    )
+"""
+_RECEIVED_MANY = """
+    SELECT asks.position, EXISTS (SELECT 1 FROM run WHERE run.position = asks.position),
+        EXISTS (SELECT 1 FROM current WHERE current.position = asks.position),
+        (SELECT body FROM msg WHERE msg.position = asks.position),
+        (SELECT id FROM taken WHERE taken.position = asks.position),
+        EXISTS (SELECT 1 FROM parked WHERE parked.position = asks.position),
+        (SELECT new.id FROM new JOIN current ON current.run = new.run_id WHERE current.position = asks.position)
+        {leased}
+    FROM asks {join}
+"""
+_LEASE_IF_MANY_PARKED = "AND EXISTS (SELECT 1 FROM parked) AND NOT (id IN (SELECT run FROM asks))"
+_LEASES_WANTED = "(SELECT count(*) FROM parked WHERE lease)"
+
+
+def receive_many(alias: str, asks: Sequence[Ask], then: ClaimRequest | None = None) -> list[Received | Changed | None]:
+    """``receive`` for each of ``asks`` in one statement, leasing with ``then`` as many runs as
+    recvs parked: each ask's outcome (a ``Changed`` to raise in its thread when it must run
+    again). The leased runs go to the asks that parked, in order."""
+    sql, params = receive_many_sql(then)
+    now = params["now"]
+    params.update(asks=_ask_rows(asks, lease=then is not None), limit=len(asks))
+    with cursor(alias) as c:
+        c.execute(sql, params)
+        rows = c.fetchall()
+    by_position = {row[0]: row for row in rows if row[0] is not None}
+    leased = list(_take([row[7:] for row in rows if row[0] is None], now)) if then is not None else []
+    outcomes: list[Received | Changed | None] = []
+    for position, ask in enumerate(asks):
+        row = by_position[position]
+        given = (leased.pop(0),) if row[5] and leased else ()
+        outcomes.append(_received(ask.cp, now, given, *row[1:7]))
+    return outcomes
+
+
+def receive_many_sql(then: ClaimRequest | None) -> tuple[str, dict[str, Any]]:
+    """``receive_many``'s statement and its parameters but the asks."""
+    params: dict[str, Any] = {"now": timezone.now()}
+    if then is None:
+        return f"WITH {_RECEIVE_MANY} {_RECEIVED_MANY.format(leased='', join='')}", params
+    claiming, claim_params = claim_sql(then, relaxed=False, when=_LEASE_IF_MANY_PARKED, limit=_LEASES_WANTED)
+    select = _RECEIVED_MANY.format(leased=", leased.*", join="FULL JOIN leased ON false")
+    return f"WITH {_RECEIVE_MANY}, {claiming} {select}", {**claim_params, **params}
+
+
+def _ask_rows(asks: Sequence[Ask], lease: bool) -> str:
+    """The asks as one JSON parameter (see ``_json_rows``)."""
+    return json.dumps([
+        {**_checkpoint_row(ask.cp), "position": position, "run": ask.cp.run_id, "owner": ask.owner,
+         "topic": ask.cp.name, "cp_id": ask.cp.pk, "lease": lease,
+         "until": None if ask.deadline is None else ask.deadline.isoformat()}
+        for position, ask in enumerate(asks)
+    ])  # fmt: skip

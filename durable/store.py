@@ -252,6 +252,8 @@ def _sqlite_outside_transaction() -> bool:
 @_retried  # a renewal lost to a serialization failure would let the lease run out
 def renew(run_ids: list[str], owner: str, lease_until: datetime) -> set[str]:
     """Extend the lease on the runs ``owner`` still holds; return their ids."""
+    if _pg():
+        return pgsql.renew(db(), run_ids, owner, lease_until)
     held = _runs().filter(id__in=run_ids).held_by(owner)
     with writelock.turn(db()):
         _set(held, ready_at=lease_until)
@@ -479,7 +481,7 @@ def receive(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRe
     if _pg():
         for _ in range(RECEIVE_REPEATS):
             try:
-                received = retry_rolled_back(db(), lambda: pgsql.receive(db(), cp, owner, deadline, then))
+                received = retry_rolled_back(db(), lambda: _receive_once(cp, owner, deadline, then))
             except pgsql.Changed:
                 continue
             if received is None:
@@ -498,6 +500,14 @@ def receive(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRe
             return Received(body, parked=False)
         if park(cp.run_id, owner, cp.name, deadline, MessagesPending(cp.run_id, cp.name), checkpoint=cp):
             return Received(None, parked=True)
+
+
+def _receive_once(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None) -> Received | None:
+    """``pgsql.receive``, in one statement with the recvs other threads make meanwhile
+    (``groupcommit``) unless inside the caller's transaction."""
+    if connections[db()].in_atomic_block:
+        return pgsql.receive(db(), cp, owner, deadline, then)
+    return groupcommit.receiver(db()).receive(cp, owner, deadline, then)
 
 
 def publish_event(run_id: str, key: str, value: str, seq: int) -> None:

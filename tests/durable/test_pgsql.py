@@ -249,3 +249,22 @@ def test_a_claim_takes_a_woken_runs_message_and_history_in_one_statement(django_
     with django_assert_num_queries(1):  # the run's end (it asked nobody: no inbox statement)
         assert execute(woken, RunContext(run_id=woken.id, owner=worker.id, checkpoints={})).kind == "succeeded"
     assert handle.result(timeout=1) == ["the answer"]
+
+
+def test_recvs_sharing_a_statement_find_their_runs_by_primary_key_with_a_plan_made_on_empty_tables():
+    # A join of the asks with the run table, planned while it was small, would read the whole
+    # table for every group of recvs for as long as the connection keeps the plan.
+    sql, params = pgsql.receive_many_sql(ClaimRequest("me", timedelta(seconds=30), 1))
+    params["asks"] = "[]"
+    numbered, order = prepared.numbered(sql)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PREPARE recvs AS {numbered}")
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE recvs({', '.join(['%s'] * len(order))})", [params[k] for k in order])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET plan_cache_mode")
+            cursor.execute("DEALLOCATE recvs")
+    assert "Seq Scan" not in plan, plan
+    assert plan.count("durable_workflowrun_pkey") >= 3 and "durable_msg_pending_idx" in plan, plan
