@@ -13,7 +13,7 @@ caller's transaction must commit or roll back with it.
 """
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -122,16 +122,12 @@ class Receiver(Group[_Receive]):
         if len(writes) == 1:  # alone: the single statement (its Changed reaches the one thread)
             ask, then = writes[0].ask, writes[0].then
             return [pgsql.receive(self.alias, ask.cp, ask.owner, ask.deadline, then)]
-        # One statement per shape of next-run request (almost always one): a shape's requests
-        # differ at most in whether they look for a dead worker's runs, and then all look.
+        # One statement per next-run request (almost always the same for all, or None).
         shapes: dict[ClaimRequest | None, list[int]] = {}
         for i, w in enumerate(writes):
-            shapes.setdefault(None if w.then is None else replace(w.then, takeover=False), []).append(i)
+            shapes.setdefault(w.then, []).append(i)
         outcomes: list[Received | BaseException | None] = [None] * len(writes)
-        for shape, positions in shapes.items():
-            then = None
-            if shape is not None:
-                then = replace(shape, takeover=any(writes[i].then.takeover for i in positions))  # type: ignore[union-attr]
+        for then, positions in shapes.items():
             done: list[Received | BaseException | None]
             try:
                 done = list(pgsql.receive_many(self.alias, [writes[i].ask for i in positions], then))

@@ -504,8 +504,10 @@ def receive(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRe
 
 def _receive_once(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None) -> Received | None:
     """``pgsql.receive``, in one statement with the recvs other threads make meanwhile
-    (``groupcommit``) unless inside the caller's transaction."""
-    if connections[db()].in_atomic_block:
+    (``groupcommit``), unless inside the caller's transaction or looking for a dead worker's
+    runs: such a look reads a dead index entry for every run parked since the last vacuum
+    (tens of ms at 100,000), and the group's statements wait for each other."""
+    if connections[db()].in_atomic_block or (then is not None and then.takeover):
         return pgsql.receive(db(), cp, owner, deadline, then)
     return groupcommit.receiver(db()).receive(cp, owner, deadline, then)
 

@@ -107,7 +107,7 @@ def test_a_recv_on_a_run_no_longer_held_writes_nothing():
 
 # --- several threads' recvs in one statement (groupcommit.Receiver, pgsql.receive_many) -------
 
-LEASE = ClaimRequest("me", timedelta(seconds=30), 1)
+LEASE = ClaimRequest("me", timedelta(seconds=30), 1, takeover=False)  # a look for dead workers' runs goes alone
 
 
 def _saved_pending(run_id: str) -> Checkpoint:
@@ -225,3 +225,29 @@ def test_when_one_kind_of_recvs_statement_fails_the_recvs_of_another_that_commit
     assert (received.body, received.parked) == ('"hello"', False)
     assert isinstance(failed, OperationalError)
     assert WorkflowRun.objects.get(id=parks).status == "RUNNING"  # nothing written: its thread tries again
+
+
+def test_a_recv_that_looks_for_a_dead_workers_runs_does_not_wait_for_the_group():
+    # Such a look reads a dead index entry for each run parked since the last vacuum: tens of
+    # milliseconds at 100,000, which every recv queued behind it would wait for.
+    blocked, looks = _held_run("me"), _held_run("me")
+    results: dict = {}
+
+    def receive(run_id: str, then: ClaimRequest) -> None:
+        cp = _pending(run_id)
+        try:
+            results[run_id] = store.receive(cp, "me", cp.deadline, then=then)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        WorkflowRun.objects.select_for_update().get(id=blocked)
+        first = threading.Thread(target=receive, args=(blocked, LEASE))
+        first.start()
+        wait_for(_park_waiting_on_lock, what="the group's recv to wait for the run's row lock")
+        second = threading.Thread(target=receive, args=(looks, ClaimRequest("me", timedelta(seconds=30), 1)))
+        second.start()
+        second.join(timeout=30)
+        assert results[looks].parked and blocked not in results  # done while the group's is still blocked
+    first.join(timeout=30)
+    assert results[blocked].parked
