@@ -601,6 +601,11 @@ class Changed(Exception):
     """The run's row changed between the recv statement's snapshot and its lock: run it again."""
 
 
+class Busy(Changed):
+    """Another transaction held the run's row (a send not committed yet): the shared statement
+    did not wait for it (``receive_many``); run it again alone."""
+
+
 def receive(
     alias: str, cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None = None
 ) -> Received | None:
@@ -663,7 +668,10 @@ class Ask:
 
 
 # Several threads' recvs in one statement (``groupcommit.Receiver``): ``_RECEIVE`` for each row of
-# ``asks``, its proof unchanged row by row. The rows are locked in the order of their ids, as the
+# ``asks``, its proof unchanged row by row, except that a row another transaction holds is skipped
+# (nothing is written for it, and its thread runs its recv again alone: ``Busy``), so that a send
+# in a caller's long transaction holds up its own run's recv, not the worker's other threads'
+# and the group's next statements. The rows are locked in the order of their ids, as the
 # lease renewal locks them (``renew``), so two such statements, or one and a renewal, cannot
 # deadlock. Each run, and each saved recv checkpoint, is found by its id through a LATERAL subquery
 # with a LIMIT, which the planner cannot turn into a join that reads the whole table (a generic plan
@@ -683,7 +691,7 @@ _RECEIVE_MANY = f"""
         SELECT ordered.position, l.tid, l.status, l.lease_owner
         FROM (SELECT position, run FROM asks ORDER BY run) AS ordered CROSS JOIN LATERAL (
             SELECT ctid AS tid, status, lease_owner FROM durable_workflowrun WHERE id = ordered.run {_RELAXED}
-            LIMIT 1 FOR NO KEY UPDATE
+            LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED
         ) AS l
     ), run AS (
         SELECT asks.*, locked.tid FROM asks JOIN locked USING (position)
@@ -737,7 +745,9 @@ _RECEIVED_MANY = """
         (SELECT body FROM msg WHERE msg.position = asks.position),
         (SELECT id FROM taken WHERE taken.position = asks.position),
         EXISTS (SELECT 1 FROM parked WHERE parked.position = asks.position),
-        (SELECT new.id FROM new JOIN current ON current.run = new.run_id WHERE current.position = asks.position)
+        (SELECT new.id FROM new JOIN current ON current.run = new.run_id WHERE current.position = asks.position),
+        EXISTS (SELECT 1 FROM seen WHERE seen.position = asks.position)
+            AND NOT EXISTS (SELECT 1 FROM locked WHERE locked.position = asks.position)
         {leased}
     FROM asks {join}
 """
@@ -756,10 +766,13 @@ def receive_many(alias: str, asks: Sequence[Ask], then: ClaimRequest | None = No
         c.execute(sql, params)
         rows = c.fetchall()
     by_position = {row[0]: row for row in rows if row[0] is not None}
-    leased = list(_take([row[7:] for row in rows if row[0] is None], now)) if then is not None else []
+    leased = list(_take([row[8:] for row in rows if row[0] is None], now)) if then is not None else []
     outcomes: list[Received | Changed | None] = []
     for position, ask in enumerate(asks):
         row = by_position[position]
+        if row[7]:  # its row was locked: nothing written for it
+            outcomes.append(Busy(ask.cp.run_id))
+            continue
         given = (leased.pop(0),) if row[5] and leased else ()
         outcomes.append(_received(ask.cp, now, given, *row[1:7]))
     return outcomes

@@ -479,10 +479,12 @@ def receive(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRe
     leases the runs ``then`` asks for when it parks; elsewhere a consume, then a park under the
     run's row lock that looks again. NotHeld: the run is no longer ``owner``'s."""
     if _pg():
+        alone = False
         for _ in range(RECEIVE_REPEATS):
             try:
-                received = retry_rolled_back(db(), lambda: _receive_once(cp, owner, deadline, then))
-            except pgsql.Changed:
+                received = retry_rolled_back(db(), functools.partial(_receive_once, cp, owner, deadline, then, alone))
+            except pgsql.Changed as changed:
+                alone = isinstance(changed, pgsql.Busy)  # wait for that lock without holding up the group
                 continue
             if received is None:
                 raise NotHeld(cp.run_id)
@@ -502,12 +504,14 @@ def receive(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRe
             return Received(None, parked=True)
 
 
-def _receive_once(cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None) -> Received | None:
+def _receive_once(
+    cp: Checkpoint, owner: str, deadline: datetime | None, then: ClaimRequest | None, alone: bool
+) -> Received | None:
     """``pgsql.receive``, in one statement with the recvs other threads make meanwhile
-    (``groupcommit``), unless inside the caller's transaction or looking for a dead worker's
-    runs: such a look reads a dead index entry for every run parked since the last vacuum
-    (tens of ms at 100,000), and the group's statements wait for each other."""
-    if connections[db()].in_atomic_block or (then is not None and then.takeover):
+    (``groupcommit``), unless ``alone``, inside the caller's transaction or looking for a dead
+    worker's runs: such a look reads a dead index entry for every run parked since the last
+    vacuum (tens of ms at 100,000), and the group's statements wait for each other."""
+    if alone or connections[db()].in_atomic_block or (then is not None and then.takeover):
         return pgsql.receive(db(), cp, owner, deadline, then)
     return groupcommit.receiver(db()).receive(cp, owner, deadline, then)
 
