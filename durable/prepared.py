@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 
 from .conf import get_settings
 
@@ -33,6 +35,34 @@ def cursor(alias: str) -> Iterator[Any]:
     wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped:
         yield wrapped
+
+
+def plan_generically(alias: str) -> None:
+    """From now on, the connections this process opens on ``alias`` keep one generic plan per
+    prepared statement (``plan_cache_mode = force_generic_plan``), the current thread's too.
+
+    Left to choose (``auto``), the server plans a prepared statement for its values five times,
+    then keeps the generic plan unless it looks dearer than those. With statistics taken while
+    no run was enqueued, it looked dearer: a worker's connections then planned the claim anew at
+    every execution (2 ms for a recv's park) and sorted every enqueued run to pick one (a worker
+    of 32 threads parked 1,120 runs/s instead of 2,620). The engine's statements are written for
+    their generic plans (tests plan them on empty tables). Only prepared statements are
+    affected: Django prepares none of its own."""
+    connection_created.connect(_created, dispatch_uid="durable.prepared.plan_generically")
+    conn = connections[alias]
+    if conn.connection is not None and not conn.in_atomic_block:
+        _generic(conn)
+
+
+def _created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if connection.alias == get_settings().DATABASE:
+        _generic(connection)
+
+
+def _generic(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor == "postgresql" and get_settings().PREPARED_STATEMENTS:
+        with connection.cursor() as c:
+            c.execute("SET plan_cache_mode = force_generic_plan")
 
 
 def fetchall(alias: str, sql: str, params: Any) -> list[tuple[Any, ...]]:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from . import faults, store, versions
+from . import faults, prepared, store, versions
 from .conf import get_settings
 from .context import RunContext
 from .exceptions import WorkflowImportError
@@ -44,6 +44,7 @@ class Worker:
     ) -> None:
         settings = get_settings()
         self.alias = settings.DATABASE
+        prepared.plan_generically(self.alias)
         self.concurrency = concurrency if concurrency is not None else settings.WORKER_CONCURRENCY
         self.queues = queues
         self.poll_interval = poll_interval if poll_interval is not None else settings.POLL_INTERVAL

@@ -268,3 +268,19 @@ def test_recvs_sharing_a_statement_find_their_runs_by_primary_key_with_a_plan_ma
             cursor.execute("DEALLOCATE recvs")
     assert "Seq Scan" not in plan, plan
     assert plan.count("durable_workflowrun_pkey") >= 3 and "durable_msg_pending_idx" in plan, plan
+
+
+def test_a_workers_connections_plan_the_engines_statements_once_generically():
+    # Left to choose, the server re-planned the claim at every execution whenever the statistics
+    # (taken while nothing was enqueued) made its generic plan look dearer, and sorted the whole
+    # backlog to pick a run: a 32-thread worker parked 1,120 runs/s instead of 2,620.
+    Worker(concurrency=1)
+    connection.close()  # the next connection is opened as a worker's threads open theirs
+    assert not pgsql.held("default", "no-such-run", "me")
+    assert not pgsql.held("default", "no-such-run", "me")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["SELECT EXISTS%CASE WHEN%"])  # fmt: skip
+        assert cursor.fetchall() == [(2, 0)]
