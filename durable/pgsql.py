@@ -147,8 +147,8 @@ def claim_sql(
     run, with its history), and their parameters. ``relaxed``: commit without waiting for the flush;
     ``when``: a further condition on the runs picked (``AND ...``); ``limit``: how many of the
     ``request.limit`` picked to lease (an expression over the statement's other CTEs). Each pick
-    keeps ``request.limit`` as its own LIMIT: a generic plan for a pick whose LIMIT is an
-    expression sorted every enqueued run instead of reading the index's first few."""
+    keeps ``request.limit`` as its own LIMIT, a parameter the planner can cost its ordered index
+    scan against; the union's LIMIT then takes only as many of them as needed."""
     now = timezone.now()
     params: dict[str, Any] = {"now": now, "limit": request.limit, "owner": request.owner,
                               "lease_until": now + request.lease, "only": request.only,
