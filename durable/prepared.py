@@ -45,7 +45,7 @@ def plan_generically(alias: str) -> None:
     then keeps the generic plan unless it looks dearer than those. With statistics taken while
     no run was enqueued, it looked dearer: a worker's connections then planned the claim anew at
     every execution (2 ms for a recv's park) and sorted every enqueued run to pick one (a worker
-    of 32 threads parked 1,120 runs/s instead of 2,620). The engine's statements are written for
+    of 32 threads parked 1,120 runs/s instead of 2,506). The engine's statements are written for
     their generic plans (tests plan them on empty tables). Only prepared statements are
     affected: Django prepares none of its own."""
     connection_created.connect(_created, dispatch_uid="durable.prepared.plan_generically")
