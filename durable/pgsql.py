@@ -676,13 +676,12 @@ class Ask:
 # deadlock. Each run, and each saved recv checkpoint, is found by its id through a LATERAL subquery
 # with a LIMIT, which the planner cannot turn into a join that reads the whole table (a generic plan
 # is made once, maybe while the table was small); the checkpoint is then updated by its ctid. The
-# runs leased are as many as the recvs that parked and asked for one.
+# runs leased (with a ``then``, which all the asks share) are as many as the recvs that parked.
 _RECEIVE_MANY = f"""
     asks AS (
         SELECT * FROM json_to_recordset(%(asks)s::json) AS a(position integer, run varchar, owner varchar,
             topic varchar, until timestamptz, cp_id bigint, seq integer, kind varchar, name varchar, output text,
-            error text, deadline timestamptz, attempts integer, started_at timestamptz, finished_at timestamptz,
-            lease boolean)
+            error text, deadline timestamptz, attempts integer, started_at timestamptz, finished_at timestamptz)
     ), seen AS (
         SELECT asks.position, s.tid FROM asks CROSS JOIN LATERAL (
             SELECT ctid AS tid FROM durable_workflowrun WHERE id = asks.run LIMIT 1
@@ -736,7 +735,7 @@ _RECEIVE_MANY = f"""
         SET status = 'WAITING', wait_topic = go.topic, wait_until = go.until, ready_at = go.until,
             lease_owner = '', updated_at = %(now)s
         FROM go WHERE r.id = go.run
-        RETURNING go.position, go.lease
+        RETURNING go.position
     )
 """
 _RECEIVED_MANY = """
@@ -752,7 +751,7 @@ _RECEIVED_MANY = """
     FROM asks {join}
 """
 _LEASE_IF_MANY_PARKED = "AND EXISTS (SELECT 1 FROM parked) AND NOT (id IN (SELECT run FROM asks))"
-_LEASES_WANTED = "(SELECT count(*) FROM parked WHERE lease)"
+_LEASES_WANTED = "(SELECT count(*) FROM parked)"
 
 
 def receive_many(alias: str, asks: Sequence[Ask], then: ClaimRequest | None = None) -> list[Received | Changed | None]:
@@ -761,7 +760,7 @@ def receive_many(alias: str, asks: Sequence[Ask], then: ClaimRequest | None = No
     again). The leased runs go to the asks that parked, in order."""
     sql, params = receive_many_sql(then)
     now = params["now"]
-    params.update(asks=_ask_rows(asks, lease=then is not None), limit=len(asks))
+    params.update(asks=_ask_rows(asks), limit=len(asks))
     with cursor(alias) as c:
         c.execute(sql, params)
         rows = c.fetchall()
@@ -788,11 +787,11 @@ def receive_many_sql(then: ClaimRequest | None) -> tuple[str, dict[str, Any]]:
     return f"WITH {_RECEIVE_MANY}, {claiming} {select}", {**claim_params, **params}
 
 
-def _ask_rows(asks: Sequence[Ask], lease: bool) -> str:
+def _ask_rows(asks: Sequence[Ask]) -> str:
     """The asks as one JSON parameter (see ``_json_rows``)."""
     return json.dumps([
         {**_checkpoint_row(ask.cp), "position": position, "run": ask.cp.run_id, "owner": ask.owner,
-         "topic": ask.cp.name, "cp_id": ask.cp.pk, "lease": lease,
+         "topic": ask.cp.name, "cp_id": ask.cp.pk,
          "until": None if ask.deadline is None else ask.deadline.isoformat()}
         for position, ask in enumerate(asks)
     ])  # fmt: skip
