@@ -12,7 +12,7 @@ from . import env
 from .harness import Bench
 from .report import Figure
 from .workers import Workers
-from .workflows import _bench_agent, agent_run
+from .workflows import agent_run, new_bench_agent
 
 
 def run(bench: Bench) -> list[Figure]:
@@ -32,7 +32,7 @@ def plain(n: int) -> float:
     ``agent_run`` times itself, after the same warm-up."""
 
     async def runs() -> float:
-        agent = _bench_agent(durable=False)
+        agent = new_bench_agent(durable=False)
         for _ in range(5):
             await agent.run("go")
         seconds = []

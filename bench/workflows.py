@@ -104,7 +104,7 @@ def _three_tools(messages: list[Any], info: Any) -> Any:
     return ModelResponse(parts=[TextPart("done")])
 
 
-def _bench_agent(durable: bool = True) -> Any:
+def new_bench_agent(durable: bool = True) -> Any:
     """The benchmark's agent; ``durable=False``: the same agent, model and tools without durability."""
     from pydantic_ai import Agent
     from pydantic_ai.models.function import FunctionModel
@@ -121,7 +121,7 @@ def _tool(x: int) -> int:
     return x + 1
 
 
-bench_agent = _bench_agent()
+bench_agent = new_bench_agent()
 
 
 @durable.workflow()
